@@ -1,0 +1,37 @@
+"""Assembling the gateway: the wrapped site (demo or upstream) inside `ConsentMiddleware`."""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from starlette.types import ASGIApp
+
+from gateway.clock import Clock, system_clock
+from gateway.config import GatewayConfig
+from gateway.configfile import load_config
+from gateway.demo import demo_app
+from gateway.middleware import ConsentMiddleware
+from gateway.proxy import ReverseProxy
+from gateway.service import Gateway
+from gateway.static_files import default_config_path
+from gateway.store import Store
+
+CONFIG_ENV: Final = "GATEWAY_CONFIG"
+
+
+def create_app(
+    config: GatewayConfig, *, store: Store | None = None, clock: Clock = system_clock
+) -> ASGIApp:
+    """The first site's upstream decides what sits behind the gateway: a website through the
+    reverse proxy, or the built-in demo site when none is configured."""
+    gateway = Gateway(config, store=store, clock=clock)
+    upstreams = {site.id: site.upstream for site in config.sites if site.upstream}
+    inner: ASGIApp = ReverseProxy(gateway, upstreams) if upstreams else demo_app()
+    return ConsentMiddleware(inner, gateway=gateway)
+
+
+def app_from_environment() -> ASGIApp:
+    """Factory for uvicorn worker processes: `GATEWAY_CONFIG` names the file, and the usual
+    `GATEWAY_*` variables (set by `serve` for --upstream) apply on top."""
+    return create_app(load_config(os.environ.get(CONFIG_ENV) or default_config_path()))

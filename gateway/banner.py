@@ -1,0 +1,135 @@
+"""What the banner shows: language, texts, the state handed to consent.js, its hash (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from gateway.config import GatewayConfig, SiteConfig
+from gateway.consent import Consent
+from gateway.consentlog import format_timestamp
+from gateway.types import CATEGORIES, LANGUAGES, Language
+
+_MAX_ACCEPT_LANGUAGE = 512
+
+
+def negotiate_language(accept_language: str | None, site: SiteConfig) -> Language:
+    """Best `Accept-Language` match among the site's languages (primary subtag), else default."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "")[:_MAX_ACCEPT_LANGUAGE].split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if quality > 0:
+            ranked.append((-quality, position, tag.split("-")[0].strip().lower()))
+    for _, _, primary in sorted(ranked):
+        for language in site.languages:
+            if primary == language:
+                return language
+    return site.default_language
+
+
+def offered_language(value: object, site: SiteConfig) -> Language | None:
+    """A language the client names explicitly (`<html lang>`), if the site offers it."""
+    if not isinstance(value, str):
+        return None
+    primary = value.split("-")[0].lower()
+    for language in site.languages:
+        if primary == language and language in LANGUAGES:
+            return language
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class BannerView:
+    """Everything the banner needs for one site and language, and the hash that proves it."""
+
+    site: SiteConfig
+    language: Language
+    texts: dict[str, str]
+    categories: list[dict[str, Any]]
+    banner_hash: str
+
+    def state(
+        self,
+        consent: Consent | None,
+        *,
+        lifetime: timedelta,
+        prefix: str,
+        gpc: bool,
+        include_id: bool,
+    ) -> dict[str, Any]:
+        return {
+            "site": self.site.id,
+            "revision": self.site.revision,
+            "language": self.language,
+            "prefix": prefix,
+            "privacy_statement_url": self.site.privacy_statement_url,
+            "banner_hash": self.banner_hash,
+            "texts": self.texts,
+            "categories": self.categories,
+            "consent": consent_json(consent, lifetime, include_id=include_id),
+            "gpc": gpc,
+        }
+
+
+def banner_view(config: GatewayConfig, site: SiteConfig, language: Language) -> BannerView:
+    texts = config.banner.texts[language].model_dump()
+    categories = [
+        {
+            "id": category,
+            "locked": category == "necessary",
+            **config.categories[category].texts[language].model_dump(),
+        }
+        for category in CATEGORIES
+    ]
+    shown = {
+        "language": language,
+        "revision": site.revision,
+        "privacy_statement_url": site.privacy_statement_url,
+        "texts": texts,
+        "categories": categories,
+    }
+    canonical = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return BannerView(site, language, texts, categories, digest)
+
+
+def consent_json(
+    consent: Consent | None, lifetime: timedelta, *, include_id: bool
+) -> dict[str, Any] | None:
+    if consent is None:
+        return None
+    data: dict[str, Any] = {
+        "categories": consent.categories(),
+        "revision": consent.revision,
+        "decided_at": format_timestamp(consent.decided_at),
+        "expires_at": format_timestamp(consent.expires_at(lifetime)),
+    }
+    if include_id:
+        data = {"consent_id": consent.consent_id, **data}
+    return data
+
+
+def banner_tags(
+    state: dict[str, Any], *, prefix: str, nonce: str, versions: dict[str, str]
+) -> str:
+    """The tags injected before `</head>`; the state rides along so no round trip is needed.
+    `versions` (content hashes) make the asset URLs change whenever the files do."""
+    state_attr = html.escape(json.dumps(state, separators=(",", ":")), quote=True)
+    nonce_attr = html.escape(nonce, quote=True)
+    css = f"{prefix}/consent.css?v={versions.get('consent.css', '')}"
+    js = f"{prefix}/consent.js?v={versions.get('consent.js', '')}"
+    return (
+        f'<link rel="stylesheet" href="{html.escape(css)}" nonce="{nonce_attr}">'
+        f'<script src="{html.escape(js)}" id="consent-gateway" defer nonce="{nonce_attr}" '
+        f'data-state="{state_attr}"></script>'
+    )

@@ -1,0 +1,158 @@
+"""`consent-gateway` command line: serve, check-config, verify-log, config-docs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.config import GatewayConfig, config_reference_markdown
+from gateway.configfile import load_config
+from gateway.consentlog import ChainBreak, ChainVerifier
+from gateway.errors import ConfigError, StoreError
+from gateway.static_files import default_config_path
+from gateway.store.sqlite import SQLiteStore
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {
+        "serve": _serve,
+        "check-config": _check_config,
+        "verify-log": _verify_log,
+        "config-docs": _config_docs,
+    }[args.command]
+    return handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="consent-gateway",
+        description="Cookie-consent and web-analytics gateway: banner, proof of consent, "
+        "enforcement at the HTTP layer.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    _config_option(serve)
+    serve.add_argument("--host", help="listen address (default: server.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve.add_argument("--upstream", help="URL of the website to put the gateway in front of "
+                       "(first site); without one the built-in demo site is served")
+    serve.add_argument("--workers", type=int, help="worker processes (default: server.workers)")
+    check = commands.add_parser("check-config", help="validate a config file and name every "
+                                "problem by key")
+    _config_option(check)
+    verify = commands.add_parser("verify-log", help="walk the consent log's hash chain")
+    _config_option(verify)
+    docs = commands.add_parser("config-docs", help="write the configuration reference")
+    docs.add_argument("--output", default="docs/configuration.md")
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML file (default: config/gateway.toml)")
+
+
+def _load(args: argparse.Namespace) -> GatewayConfig | None:
+    path = args.config or default_config_path()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if config is None:
+        return EXIT_FAILED
+    sites = ", ".join(f"{s.id} ({s.upstream or 'demo site'})" for s in config.sites)
+    print(f"{args.config or default_config_path()}: OK — sites: {sites}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config_path = Path(args.config or default_config_path()).resolve()
+    if args.upstream:
+        # Worker processes build the app from the environment, so the override goes there.
+        first_site = _first_site_id(config_path)
+        os.environ[f"GATEWAY_SITES_{re.sub(r'[^A-Za-z0-9]', '_', first_site).upper()}_UPSTREAM"] \
+            = args.upstream
+    config = _load(argparse.Namespace(config=config_path))
+    if config is None:
+        return EXIT_USAGE
+    os.environ["GATEWAY_CONFIG"] = str(config_path)
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    upstream = config.sites[0].upstream or "the built-in demo site"
+    print(f"consent-gateway on http://{host}:{port}/ in front of {upstream}", flush=True)
+    uvicorn.run(
+        "gateway.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers or config.server.workers,
+        proxy_headers=False,  # we decide whom to trust (server.trusted_proxies)
+        server_header=False,
+        log_level="info",
+    )
+    return EXIT_OK
+
+
+def _first_site_id(path: Path) -> str:
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            sites = tomllib.load(handle).get("sites") or [{}]
+        return str(sites[0].get("id", "demo"))
+    except (OSError, tomllib.TOMLDecodeError, AttributeError, IndexError):
+        return "demo"
+
+
+def _verify_log(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if config is None:
+        return EXIT_USAGE
+    try:
+        verdict = asyncio.run(_walk_chain(SQLiteStore(config.storage.path)))
+    except StoreError as exc:
+        print(f"cannot read the consent log: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(verdict, ChainBreak):
+        print(f"FAILED: consent log broken at seq {verdict.seq}: {verdict.reason}")
+        return EXIT_FAILED
+    count, head_hash = verdict
+    print(f"OK: {count} consent records, chain intact, head hash {head_hash}")
+    return EXIT_OK
+
+
+async def _walk_chain(store: SQLiteStore) -> ChainBreak | tuple[int, str]:
+    await store.open()
+    try:
+        verifier = ChainVerifier()
+        async for record in store.iter_consents():
+            problem = verifier.check(record)
+            if problem is not None:
+                return problem
+        head_seq, head_hash = await store.chain_head()
+        return verifier.check_head(head_seq) or (verifier.checked, head_hash)
+    finally:
+        await store.close()
+
+
+def _config_docs(args: argparse.Namespace) -> int:
+    Path(args.output).write_text(config_reference_markdown(), encoding="utf-8")
+    print(f"wrote {args.output}")
+    return EXIT_OK

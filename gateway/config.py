@@ -1,0 +1,567 @@
+"""Configuration schema, environment overrides and the generated reference (pure).
+
+The schema is the single source of truth: validation, `GATEWAY_<SECTION>_<KEY>` overrides
+and `docs/configuration.md` are all derived from the models below, so a key cannot exist
+without help text or go undocumented.
+
+Reading the TOML file and secret files is I/O and lives in `gateway.configfile`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gateway.errors import ConfigError, ConfigProblem
+from gateway.types import CATEGORIES, Category, Language
+
+ENV_PREFIX = "GATEWAY"
+MAX_LIFETIME_DAYS = 395
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    host: str = Field("127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    workers: int = Field(
+        1, ge=1, le=64,
+        description="Worker processes for `serve`. They share the SQLite file; the database "
+        "serialises consent-log appends, so any number keeps the hash chain intact.",
+    )
+    prefix: str = Field(
+        "/_consent",
+        description="Path prefix of the gateway's own endpoints (banner files, consent API).",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        (),
+        description="Addresses or networks (CIDR) of reverse proxies in front of the gateway. "
+        "`X-Forwarded-For`/`X-Forwarded-Proto` are believed only from these; otherwise the "
+        "client address is the socket's.",
+    )
+    secret_keys: tuple[str, ...] = Field(
+        (),
+        description="Signing keys for the consent cookie, newest first (older ones still "
+        "verify, for rotation). Only from the environment (`GATEWAY_SERVER_SECRET_KEYS`, "
+        "comma-separated) or `secret_keys_file`; refused in the TOML file.",
+    )
+    secret_keys_file: str = Field(
+        "data/secret_keys",
+        description="File with one signing key per line, newest first, used when "
+        "`GATEWAY_SERVER_SECRET_KEYS` is not set. Created with one random key (mode 0600) "
+        "if it does not exist.",
+    )
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_is_a_path(cls, value: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9_\-/]*[A-Za-z0-9_\-]", value):
+            raise ValueError("must start with '/' and not end with '/', e.g. '/_consent'")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _keys_are_long(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(len(key) < 32 for key in value):
+            raise ValueError("every secret key must be at least 32 characters")
+        return value
+
+
+class ConsentConfig(_Section):
+    cookie_name: str = Field(
+        "consent",
+        description="Name of the consent cookie. Served over HTTPS it gets the `__Host-` "
+        "prefix, which browsers bind to the exact host.",
+    )
+    lifetime_days: int = Field(
+        365, ge=1, le=MAX_LIFETIME_DAYS,
+        description="How long a decision holds before the banner asks again (the cookie's "
+        f"`Max-Age`). At most {MAX_LIFETIME_DAYS} days (13 months, as regulators advise).",
+    )
+    unknown_cookie_policy: Literal["block", "allow"] = Field(
+        "block",
+        description="What happens to a cookie the upstream sets that no `[[cookies]]` rule "
+        "names: `block` keeps it from the browser until the visitor accepts every optional "
+        "category, `allow` treats it as necessary.",
+    )
+
+    @field_validator("cookie_name")
+    @classmethod
+    def _is_cookie_token(cls, value: str) -> str:
+        if not _COOKIE_NAME.fullmatch(value) or value.startswith("__"):
+            raise ValueError("must be a cookie token without a '__' prefix")
+        return value
+
+
+class SiteConfig(_Section):
+    id: str = Field(description="Short id of the site (lowercase letters, digits, `-`, `_`).")
+    hosts: tuple[str, ...] = Field(
+        (),
+        description="Host names this site answers to (the request's `Host`, port ignored). "
+        "A request for an unknown host is served as the first site.",
+    )
+    origins: tuple[str, ...] = Field(
+        (),
+        description="Extra origins (`https://shop.example`) allowed to change consent for "
+        "this site, e.g. pages that embed the snippet. The gateway's own origin is always "
+        "allowed.",
+    )
+    upstream: str | None = Field(
+        None,
+        description="URL of the website the gateway proxies for this site. Empty: the "
+        "built-in demo site (or the wrapped app when used as middleware).",
+    )
+    privacy_statement_url: str = Field(
+        "/privacy", description="Link to the site's privacy statement, shown in the banner."
+    )
+    revision: int = Field(
+        1, ge=1,
+        description="Policy revision. Raise it when the cookie or privacy policy changes: "
+        "consents given under an older revision no longer count and the banner asks again.",
+    )
+    languages: tuple[Language, ...] = Field(
+        ("nl", "en", "de", "fr"),
+        description="Languages offered, chosen by `Accept-Language`.",
+    )
+    default_language: Language = Field(
+        "nl", description="Language used when `Accept-Language` names none of `languages`."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _is_slug(cls, value: str) -> str:
+        if not _SLUG.fullmatch(value):
+            raise ValueError("must be lowercase letters, digits, '-' or '_' (max 63)")
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _lowercase_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(host.lower() for host in value)
+
+    @field_validator("origins")
+    @classmethod
+    def _are_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+                raise ValueError(f"{origin!r} is not an origin like 'https://shop.example'")
+        return tuple(origin.lower() for origin in value)
+
+    @field_validator("upstream")
+    @classmethod
+    def _is_http_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_language_is_offered(self) -> SiteConfig:
+        if self.default_language not in self.languages:
+            raise ValueError("default_language must be one of languages")
+        return self
+
+
+class CategoryTexts(_Section):
+    title: str = Field(min_length=1, max_length=80, description="Name of the category.")
+    description: str = Field(
+        min_length=1, max_length=600, description="What the category's cookies do."
+    )
+
+
+class CategoryConfig(_Section):
+    texts: dict[Language, CategoryTexts] = Field(
+        description="Title and description per language."
+    )
+
+
+class BannerTexts(_Section):
+    title: str = Field(min_length=1, max_length=120, description="Heading of the banner.")
+    body: str = Field(min_length=1, max_length=800, description="Short explanation.")
+    accept_all: str = Field(min_length=1, max_length=40, description="Accept-all button.")
+    reject_all: str = Field(min_length=1, max_length=40, description="Reject-all button.")
+    settings: str = Field(min_length=1, max_length=40, description="Opens the second layer.")
+    save: str = Field(min_length=1, max_length=40, description="Saves the chosen switches.")
+    privacy_link: str = Field(
+        min_length=1, max_length=80, description="Text of the privacy-statement link."
+    )
+    reopen: str = Field(
+        min_length=1, max_length=40, description="Floating button that reopens the settings."
+    )
+    always_on: str = Field(
+        min_length=1, max_length=40, description="Label of the locked necessary switch."
+    )
+    withdraw: str = Field(
+        min_length=1, max_length=60, description="Button that withdraws all optional consent."
+    )
+
+
+class BannerConfig(_Section):
+    texts: dict[Language, BannerTexts] = Field(description="Banner texts per language.")
+
+
+class CookieRule(_Section):
+    pattern: str = Field(
+        min_length=1, max_length=128,
+        description="Cookie name or glob (`_ga*`, `_gcl_*`) matched case-sensitively.",
+    )
+    category: Category = Field(description="Category the matching cookies belong to.")
+
+
+class PrivacyConfig(_Section):
+    ipv4_mask_bytes: int = Field(
+        1, ge=1, le=3,
+        description="Trailing bytes of an IPv4 address zeroed before anything is stored "
+        "(1: /24, 2: /16, 3: /8), as Matomo does.",
+    )
+    ipv6_prefix: Literal[32, 48, 64] = Field(
+        48, description="Leading bits of an IPv6 address kept before anything is stored."
+    )
+    honour_gpc: bool = Field(
+        True,
+        description="Treat `Sec-GPC: 1` (Global Privacy Control) as a refusal of marketing "
+        "and publish `/.well-known/gpc.json`.",
+    )
+    gpc_last_update: date = Field(
+        date(2026, 11, 21), description="`lastUpdate` published in `/.well-known/gpc.json`."
+    )
+    dnt_denies_analytics: bool = Field(
+        False, description="Treat `DNT: 1` as a refusal of analytics."
+    )
+
+
+class StorageConfig(_Section):
+    backend: Literal["sqlite"] = Field("sqlite", description="Storage backend.")
+    path: str = Field(
+        "data/gateway.sqlite3",
+        description="SQLite database file (WAL mode; created with its directory).",
+    )
+
+
+class GatewayConfig(_Section):
+    server: ServerConfig = Field(default_factory=ServerConfig, description="[server]")
+    consent: ConsentConfig = Field(default_factory=ConsentConfig, description="[consent]")
+    sites: tuple[SiteConfig, ...] = Field(min_length=1, description="[[sites]]")
+    categories: dict[Category, CategoryConfig] = Field(description="[categories.*]")
+    banner: BannerConfig = Field(description="[banner]")
+    cookies: tuple[CookieRule, ...] = Field((), description="[[cookies]]")
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="[privacy]")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="[storage]")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GatewayConfig:
+        problems = list(_consistency_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def site_by_id(self, site_id: str) -> SiteConfig | None:
+        return next((site for site in self.sites if site.id == site_id), None)
+
+
+def _consistency_problems(config: GatewayConfig) -> Iterator[str]:
+    ids = [site.id for site in config.sites]
+    for site_id in sorted({i for i in ids if ids.count(i) > 1}):
+        yield f"sites: id {site_id!r} is used twice"
+    hosts = [host for site in config.sites for host in site.hosts]
+    for host in sorted({h for h in hosts if hosts.count(h) > 1}):
+        yield f"sites: host {host!r} belongs to two sites"
+    for category in CATEGORIES:
+        if category not in config.categories:
+            yield f"categories.{category}: missing (all of {', '.join(CATEGORIES)} are needed)"
+    languages = sorted({lang for site in config.sites for lang in site.languages})
+    for lang in languages:
+        if lang not in config.banner.texts:
+            yield f"banner.texts.{lang}: missing, but a site offers {lang!r}"
+        for category, conf in sorted(config.categories.items()):
+            if lang not in conf.texts:
+                yield f"categories.{category}.texts.{lang}: missing, but a site offers {lang!r}"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def parse_config(raw: Mapping[str, Any], environ: Mapping[str, str]) -> GatewayConfig:
+    """Validate a TOML document with environment overrides applied; list every problem."""
+    merged, problems = apply_env_overrides(raw, environ)
+    try:
+        config = GatewayConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, merged))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _problems_from(exc: ValidationError, raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    problems = []
+    errors = exc.errors(include_url=False)
+    nested = {err["loc"][:n] for err in errors for n in range(len(err["loc"]))}
+    for err in errors:
+        if err["type"] == "too_short" and err["loc"] in nested:
+            continue  # pydantic's echo of an item that failed: the item's error says it
+        key = _key_of(err["loc"], raw)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (misspelt?)"
+        for part in message.split("; ") if not key else [message]:
+            sub_key, _, sub_msg = part.partition(": ")
+            if not key and sub_msg:
+                problems.append(ConfigProblem(sub_key, sub_msg))
+            else:
+                problems.append(ConfigProblem(key or "(top level)", part))
+    return problems
+
+
+def _key_of(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
+    """`("sites", 0, "revision")` -> `sites[0].revision`, naming the site id when known."""
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int):
+            site_id = node[item].get("id") if _indexable(node, item) else None
+            parts[-1] += f"[{site_id or item}]"
+        else:
+            parts.append(item)
+        node = node[item] if _indexable(node, item) else None
+    return ".".join(parts)
+
+
+def _indexable(node: Any, item: int | str) -> bool:
+    if isinstance(node, list | tuple):
+        return isinstance(item, int) and 0 <= item < len(node) and isinstance(node[item], dict)
+    return isinstance(node, dict) and item in node
+
+
+# --------------------------------------------------------------------- env overrides
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    """One documented leaf of the configuration, as the reference lists it."""
+
+    path: str
+    env: str
+    type: str
+    default: str
+    help: str
+
+
+def apply_env_overrides(
+    raw: Mapping[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], list[ConfigProblem]]:
+    """Return a copy of `raw` with every `GATEWAY_...` variable applied to its key."""
+    merged: dict[str, Any] = json.loads(json.dumps(raw, default=str))
+    problems: list[ConfigProblem] = []
+    _override_model(GatewayConfig, merged, ENV_PREFIX, "", environ, problems)
+    return merged, problems
+
+
+def _override_model(
+    model: type[BaseModel],
+    node: dict[str, Any],
+    env_prefix: str,
+    path: str,
+    environ: Mapping[str, str],
+    problems: list[ConfigProblem],
+) -> None:
+    for name, field in model.model_fields.items():
+        env = f"{env_prefix}_{name.upper()}"
+        key = f"{path}{name}"
+        annotation = field.annotation
+        if _is_model(annotation):
+            child = node.get(name)
+            if isinstance(child, dict) or _any_env_under(env, environ):
+                node[name] = child if isinstance(child, dict) else {}
+                _override_model(_unwrap(annotation), node[name], env, key + ".", environ,
+                                problems)
+        elif _model_items(annotation) is not None:
+            _override_model_items(annotation, node, name, env, key, environ, problems)
+        elif env in environ:
+            node[name] = _env_value(environ[env], annotation, key, problems)
+
+
+def _override_model_items(
+    annotation: Any,
+    node: dict[str, Any],
+    name: str,
+    env: str,
+    key: str,
+    environ: Mapping[str, str],
+    problems: list[ConfigProblem],
+) -> None:
+    """Lists of tables are addressed by their `id` (`GATEWAY_SITES_SHOP_UPSTREAM`), dicts of
+    tables by their key (`GATEWAY_CATEGORIES_ANALYTICS_TEXTS_EN_TITLE`)."""
+    item_model = _model_items(annotation)
+    assert item_model is not None
+    if env in environ:
+        node[name] = _env_value(environ[env], list[dict[str, Any]], key, problems)
+    items = node.get(name)
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                item_env = f"{env}_{_env_part(item['id'])}"
+                item_key = f"{key}[{item['id']}]."
+                _override_model(item_model, item, item_env, item_key, environ, problems)
+    elif isinstance(items, dict):
+        for item_name, item in items.items():
+            if isinstance(item, dict):
+                item_env = f"{env}_{_env_part(item_name)}"
+                item_key = f"{key}.{item_name}."
+                _override_model(item_model, item, item_env, item_key, environ, problems)
+
+
+def _env_part(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def _any_env_under(env: str, environ: Mapping[str, str]) -> bool:
+    return any(name.startswith(env + "_") for name in environ)
+
+
+def _env_value(value: str, annotation: Any, key: str, problems: list[ConfigProblem]) -> Any:
+    """Environment values are strings; lists are JSON or comma-separated."""
+    if _is_sequence(annotation):
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                problems.append(ConfigProblem(key, f"environment value is not JSON: {exc}"))
+                return None
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _unwrap(annotation: Any) -> Any:
+    if get_origin(annotation) is Annotated:
+        return get_args(annotation)[0]
+    return annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    annotation = _unwrap(annotation)
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _is_sequence(annotation: Any) -> bool:
+    return get_origin(_unwrap(annotation)) in (tuple, list)
+
+
+def _model_items(annotation: Any) -> type[BaseModel] | None:
+    """The table type of a `tuple[Model, ...]` or `dict[str, Model]` field, else None."""
+    annotation = _unwrap(annotation)
+    origin = get_origin(annotation)
+    if origin in (tuple, list):
+        item = get_args(annotation)[0]
+    elif origin is dict:
+        item = get_args(annotation)[1]
+    else:
+        return None
+    return item if _is_model(item) else None
+
+
+# ---------------------------------------------------------------------- reference
+
+
+def config_keys() -> list[ConfigKey]:
+    """Every leaf key of the schema, in declaration order, with its help text."""
+    keys: list[ConfigKey] = []
+    _collect_keys(GatewayConfig, "", ENV_PREFIX, keys)
+    return keys
+
+
+_PLACEHOLDERS = {"sites": ("[]", "<ID>"), "categories": (".<category>", "<CATEGORY>")}
+
+
+def _collect_keys(model: type[BaseModel], path: str, env: str, out: list[ConfigKey]) -> None:
+    for name, field in model.model_fields.items():
+        key, var = f"{path}{name}", f"{env}_{name.upper()}"
+        item_model = _model_items(field.annotation)
+        if _is_model(field.annotation):
+            _collect_keys(_unwrap(field.annotation), key + ".", var, out)
+        elif item_model is not None:
+            path_part, env_part = _PLACEHOLDERS.get(name, (".<lang>", "<LANG>"))
+            if name == "cookies":
+                path_part, env_part = "[]", ""
+            item_env = f"{var}_{env_part}" if env_part else "(whole list as JSON: " + var + ")"
+            _collect_keys(item_model, key + path_part + ".", item_env, out)
+        else:
+            default = "required" if field.is_required() else _show_default(field.default)
+            out.append(
+                ConfigKey(key, var, _show_type(field.annotation), default, field.description or "")
+            )
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "(none)"
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+def _show_type(annotation: Any) -> str:
+    annotation = _unwrap(annotation)
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " \\| ".join(json.dumps(a) for a in get_args(annotation))
+    if origin in (tuple, list):
+        return f"list of {_show_type(get_args(annotation)[0])}"
+    if annotation is type(None):
+        return "none"
+    args = get_args(annotation)
+    if args and origin is not None:
+        return " or ".join(_show_type(a) for a in args if a is not type(None))
+    return {str: "string", int: "integer", bool: "boolean", date: "date"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
+
+
+def config_reference_markdown() -> str:
+    """The body of docs/configuration.md; a test fails when the file differs."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated by `consent-gateway config-docs` from gateway/config.py; "
+        "do not edit by hand. -->",
+        "",
+        "One TOML file (`config/gateway.toml` is the documented example and the default). "
+        "Every key can be overridden by an environment variable: `GATEWAY_<SECTION>_<KEY>`; "
+        "keys inside a `[[sites]]` entry by `GATEWAY_SITES_<ID>_<KEY>` (the site id in upper "
+        "case, other characters as `_`). Lists are comma-separated or JSON. "
+        "`consent-gateway check-config` validates a file and names every problem by key.",
+        "",
+        "| key | type | default | environment variable | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for key in config_keys():
+        help_text = key.help.replace("|", "\\|").replace("\n", " ")
+        lines.append(
+            f"| `{key.path}` | {key.type} | `{key.default}` | `{key.env}` | {help_text} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,123 @@
+"""The visitor's consent and its signed cookie (pure: the clock is passed in).
+
+A cookie that is missing, forged, too long, from another site, from an older policy
+revision or past its lifetime decodes to `None`: no consent. The gateway fails closed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Category
+
+COOKIE_SALT: Final = "consent-gateway.consent-cookie.v1"
+MAX_COOKIE_CHARS: Final = 1024
+_CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+# A decision stamped further in the future than this is not ours (or the clock jumped).
+_CLOCK_SKEW: Final = timedelta(minutes=5)
+
+
+def new_consent_id() -> str:
+    """128 random bits, URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def is_consent_id(value: str) -> bool:
+    return bool(_CONSENT_ID.fullmatch(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    consent_id: str
+    site: str
+    granted: frozenset[Category]
+    revision: int
+    decided_at: datetime
+
+    def allows(self, category: Category) -> bool:
+        return category == "necessary" or category in self.granted
+
+    def expires_at(self, lifetime: timedelta) -> datetime:
+        return self.decided_at + lifetime
+
+    def categories(self) -> dict[Category, bool]:
+        return {category: self.allows(category) for category in CATEGORIES}
+
+    @property
+    def denied(self) -> frozenset[Category]:
+        return frozenset(c for c in OPTIONAL_CATEGORIES if c not in self.granted)
+
+
+def granted_categories(choice: Iterable[Category]) -> frozenset[Category]:
+    """What a choice grants: the chosen categories plus `necessary`, which is never optional."""
+    return frozenset(choice) | {"necessary"}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentCookieCodec:
+    """Signs and verifies consent cookies for one site policy.
+
+    `secret_keys` are newest first; the newest signs, all verify (key rotation).
+    """
+
+    secret_keys: Sequence[str]
+    lifetime: timedelta
+
+    def _serializer(self) -> URLSafeSerializer:
+        # itsdangerous wants the newest key last.
+        return URLSafeSerializer(list(reversed(self.secret_keys)), salt=COOKIE_SALT)
+
+    def encode(self, consent: Consent) -> str:
+        payload = {
+            "i": consent.consent_id,
+            "s": consent.site,
+            "g": sorted(c for c in consent.granted if c != "necessary"),
+            "r": consent.revision,
+            "t": int(consent.decided_at.timestamp()),
+        }
+        return self._serializer().dumps(payload)
+
+    def decode(
+        self, value: str | None, *, site: str, revision: int, now: datetime
+    ) -> Consent | None:
+        if not value or len(value) > MAX_COOKIE_CHARS:
+            return None
+        try:
+            payload = self._serializer().loads(value)
+        except (BadSignature, ValueError, json.JSONDecodeError):
+            return None
+        consent = _consent_from_payload(payload)
+        if consent is None or consent.site != site or consent.revision != revision:
+            return None
+        if consent.decided_at > now + _CLOCK_SKEW or consent.expires_at(self.lifetime) <= now:
+            return None
+        return consent
+
+
+def _consent_from_payload(payload: object) -> Consent | None:
+    """Signed payloads are ours, but shapes change between versions: check, don't trust."""
+    if not isinstance(payload, Mapping):
+        return None
+    consent_id, site, granted = payload.get("i"), payload.get("s"), payload.get("g")
+    revision, stamp = payload.get("r"), payload.get("t")
+    if not (isinstance(consent_id, str) and is_consent_id(consent_id) and isinstance(site, str)):
+        return None
+    if not (isinstance(granted, list) and all(g in OPTIONAL_CATEGORIES for g in granted)):
+        return None
+    if type(revision) is not int or type(stamp) is not int:
+        return None
+    return Consent(
+        consent_id=consent_id,
+        site=site,
+        granted=granted_categories(granted),
+        revision=revision,
+        decided_at=datetime.fromtimestamp(stamp, tz=UTC),
+    )

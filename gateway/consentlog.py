@@ -1,0 +1,122 @@
+"""Proof of consent: records of SPEC §3.4, their hash chain and its verification (pure).
+
+Each record's `hash` is SHA-256 over a canonical JSON of every other field, `prev_hash`
+included, so changing, removing or reordering any record breaks the chain from there on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from gateway.types import Action, Category, Source
+
+GENESIS_HASH: Final = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentDraft:
+    """A decision about to be logged; the store gives it `seq`, `prev_hash` and `hash`."""
+
+    recorded_at: datetime
+    consent_id: str
+    site: str
+    action: Action
+    source: Source
+    granted: tuple[Category, ...]
+    denied: tuple[Category, ...]
+    revision: int
+    banner_hash: str
+    language: str
+    ip: str
+    user_agent: str
+    page: str
+    gpc: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    seq: int
+    recorded_at: datetime
+    consent_id: str
+    site: str
+    action: Action
+    source: Source
+    granted: tuple[Category, ...]
+    denied: tuple[Category, ...]
+    revision: int
+    banner_hash: str
+    language: str
+    ip: str
+    user_agent: str
+    page: str
+    gpc: bool
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["recorded_at"] = format_timestamp(self.recorded_at)
+        data["granted"], data["denied"] = list(self.granted), list(self.denied)
+        return data
+
+
+FIELDS: Final = tuple(ConsentRecord.__dataclass_fields__)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC, microseconds, `Z`: one spelling, so the hash survives any database round trip."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def record_hash(record: ConsentRecord) -> str:
+    fields = record.to_json()
+    del fields["hash"]
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def seal(draft: ConsentDraft, *, seq: int, prev_hash: str) -> ConsentRecord:
+    """Give a draft its place in the chain."""
+    unsealed = ConsentRecord(**asdict(draft), seq=seq, prev_hash=prev_hash, hash="")
+    return replace(unsealed, hash=record_hash(unsealed))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    seq: int
+    reason: str
+
+
+class ChainVerifier:
+    """Checks records fed in `seq` order, one at a time (so a long log streams)."""
+
+    def __init__(self) -> None:
+        self.expected_seq = 1
+        self.prev_hash = GENESIS_HASH
+        self.checked = 0
+
+    def check(self, record: ConsentRecord) -> ChainBreak | None:
+        if record.seq != self.expected_seq:
+            return ChainBreak(self.expected_seq, f"record missing (next found is {record.seq})")
+        if record.prev_hash != self.prev_hash:
+            return ChainBreak(record.seq, "prev_hash does not match the previous record")
+        if record_hash(record) != record.hash:
+            return ChainBreak(record.seq, "hash does not match the record's contents")
+        self.expected_seq += 1
+        self.prev_hash = record.hash
+        self.checked += 1
+        return None
+
+    def check_head(self, head_seq: int) -> ChainBreak | None:
+        """The last record is not followed by anything to vouch for it: compare to the head."""
+        if head_seq != self.expected_seq - 1:
+            return ChainBreak(self.expected_seq, f"log ends early (head is seq {head_seq})")
+        return None

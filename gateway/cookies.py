@@ -1,0 +1,84 @@
+"""Which category a cookie belongs to, and what the visitor's consent lets through (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from gateway.consent import Consent
+from gateway.types import OPTIONAL_CATEGORIES, Category
+
+UnknownPolicy = Literal["block", "allow"]
+
+
+class CookieClassifier:
+    def __init__(
+        self, rules: Iterable[tuple[str, Category]], *, unknown: UnknownPolicy = "block"
+    ) -> None:
+        self._rules = tuple(rules)
+        self._unknown = unknown
+
+    def category_of(self, name: str) -> Category | None:
+        """The first matching rule's category; None for a cookie no rule names."""
+        for pattern, category in self._rules:
+            if fnmatchcase(name, pattern):
+                return category
+        return None
+
+    def is_allowed(self, name: str, consent: Consent | None, *, own_cookie: str) -> bool:
+        if name == own_cookie:
+            return True
+        category = self.category_of(name)
+        if category is None:
+            # An unknown cookie may be anything: only a visitor who accepted every optional
+            # category has agreed to whatever it is.
+            if self._unknown == "allow":
+                return True
+            return consent is not None and all(consent.allows(c) for c in OPTIONAL_CATEGORIES)
+        return category == "necessary" or (consent is not None and consent.allows(category))
+
+
+def set_cookie_name(header_value: str) -> str:
+    return header_value.split(";", 1)[0].split("=", 1)[0].strip()
+
+
+def filter_set_cookies(
+    values: Sequence[str],
+    classifier: CookieClassifier,
+    consent: Consent | None,
+    *,
+    own_cookie: str,
+) -> tuple[list[str], list[str]]:
+    """Split upstream `Set-Cookie` values into (passed, blocked) by the visitor's consent."""
+    passed: list[str] = []
+    blocked: list[str] = []
+    for value in values:
+        name = set_cookie_name(value)
+        allowed = classifier.is_allowed(name, consent, own_cookie=own_cookie)
+        (passed if allowed else blocked).append(value)
+    return passed, blocked
+
+
+def strip_request_cookies(
+    header: str, classifier: CookieClassifier, consent: Consent | None, *, own_cookie: str
+) -> tuple[str, list[str]]:
+    """Remove cookies of non-granted categories from a `Cookie` header before the app sees it.
+
+    Pairs are kept byte for byte; only whole `name=value` pairs are dropped.
+    """
+    kept: list[str] = []
+    dropped: list[str] = []
+    for pair in header.split(";"):
+        pair = pair.strip()
+        if not pair:
+            continue
+        name = pair.split("=", 1)[0].strip()
+        allowed = classifier.is_allowed(name, consent, own_cookie=own_cookie)
+        (kept if allowed else dropped).append(pair if allowed else name)
+    return "; ".join(kept), dropped
+
+
+def expire_cookie(name: str, *, path: str = "/") -> str:
+    """A `Set-Cookie` that makes the browser delete a cookie (HttpOnly ones included)."""
+    return f"{name}=; Max-Age=0; Path={path}; Expires=Thu, 01 Jan 1970 00:00:00 GMT"

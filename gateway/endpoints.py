@@ -1,0 +1,232 @@
+"""The gateway's own HTTP endpoints under the prefix (SPEC §3.1), and the one place where
+errors become HTTP responses for them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from gateway import __version__
+from gateway.banner import consent_json
+from gateway.choice import Choice, choice_from_form, choice_from_json
+from gateway.consent import Consent
+from gateway.cookies import expire_cookie
+from gateway.errors import (
+    BadRequest,
+    CrossSiteRequest,
+    PayloadTooLarge,
+    RequestError,
+    StoreError,
+    UnsupportedMediaType,
+)
+from gateway.service import Gateway, RequestContext, context_of
+from gateway.types import Action
+
+log = logging.getLogger("consent_gateway")
+
+MAX_BODY_BYTES: Final = 8 * 1024
+_SAME_ORIGIN_FETCH: Final = frozenset({"same-origin", "none"})
+
+
+def build_endpoints(gateway: Gateway) -> Starlette:
+    prefix = gateway.prefix
+    handlers = _Handlers(gateway)
+    routes = [
+        Route(f"{prefix}/consent.js", handlers.asset, methods=["GET", "HEAD"]),
+        Route(f"{prefix}/consent.css", handlers.asset, methods=["GET", "HEAD"]),
+        Route(f"{prefix}/state", handlers.state, methods=["GET"]),
+        Route(f"{prefix}/consent", handlers.decide, methods=["POST"]),
+        Route(f"{prefix}/withdraw", handlers.withdraw, methods=["POST"]),
+        Route(f"{prefix}/health", handlers.health, methods=["GET"]),
+        Route("/.well-known/gpc.json", handlers.gpc, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={
+            RequestError: error_response,
+            StoreError: error_response,
+            HTTPException: error_response,
+            Exception: error_response,
+        },
+    )
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """Every error of the gateway's endpoints becomes JSON here, and only here."""
+    if isinstance(exc, RequestError):
+        return JSONResponse(exc.to_json(), status_code=exc.status_code)
+    if isinstance(exc, HTTPException):
+        body = {"error": exc.detail.lower() if isinstance(exc.detail, str) else "error"}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    if isinstance(exc, StoreError):
+        log.error("store unavailable: %s", exc)
+        return JSONResponse(
+            {"error": "storage unavailable", "detail": "try again shortly"},
+            status_code=503, headers={"Retry-After": "5"},
+        )
+    log.exception("unexpected error on %s", request.url.path)
+    return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+class _Handlers:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def asset(self, request: Request) -> Response:
+        asset = self.gateway.assets[request.url.path.rsplit("/", 1)[-1]]
+        etag = f'"{asset.etag}"'
+        # A URL carrying the current version never changes; an unversioned one (the
+        # snippet's) is revalidated often so fixes reach every site soon.
+        versioned = request.query_params.get("v") == asset.etag
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "public, max-age=31536000, immutable" if versioned
+            else "public, max-age=300",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+    async def state(self, request: Request) -> Response:
+        ctx = context_of(request.scope)
+        language = self.gateway.language_for(ctx, request.query_params.get("lang"))
+        body = self.gateway.view(ctx.site, language).state(
+            ctx.consent, lifetime=self.gateway.lifetime, prefix=self.gateway.prefix,
+            gpc=ctx.gpc, include_id=True,
+        )
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def decide(self, request: Request) -> Response:
+        return await self._record(request, fixed_action=None)
+
+    async def withdraw(self, request: Request) -> Response:
+        return await self._record(request, fixed_action="withdraw")
+
+    async def _record(self, request: Request, *, fixed_action: Action | None) -> Response:
+        ctx = context_of(request.scope)
+        refuse_cross_site(request, ctx)
+        choice, is_form = await read_choice(request, fixed_action=fixed_action)
+        consent, _ = await self.gateway.record_decision(
+            ctx,
+            action=choice.action,
+            granted=choice.granted,
+            source=choice.source,
+            page=choice.page,
+            language=self.gateway.language_for(ctx, choice.language),
+        )
+        response: Response
+        if is_form:
+            response = RedirectResponse(choice.return_to or "/", status_code=303)
+        else:
+            body = consent_json(consent, self.gateway.lifetime, include_id=True)
+            response = JSONResponse(body, headers={"Cache-Control": "no-store"})
+        self._set_consent_cookies(response, ctx, consent)
+        return response
+
+    def _set_consent_cookies(
+        self, response: Response, ctx: RequestContext, consent: Consent
+    ) -> None:
+        response.set_cookie(
+            self.gateway.cookie_name(ctx.https),
+            self.gateway.codec.encode(consent),
+            max_age=int(self.gateway.lifetime.total_seconds()),
+            path="/",
+            secure=ctx.https,
+            httponly=True,
+            samesite="lax",
+        )
+        # Cookies of categories the visitor no longer allows are deleted now, HttpOnly
+        # ones included, rather than lingering until they expire.
+        for name in ctx.cookies:
+            category = self.gateway.classifier.category_of(name)
+            if category is not None and not consent.allows(category):
+                response.headers.append("set-cookie", expire_cookie(name))
+
+    async def health(self, request: Request) -> Response:
+        try:
+            await self.gateway.store.ping()
+        except StoreError:
+            body = {"status": "unavailable", "database": "error", "version": __version__}
+            return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
+        body = {"status": "ok", "database": "ok", "version": __version__}
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def gpc(self, request: Request) -> Response:
+        privacy = self.gateway.config.privacy
+        if not privacy.honour_gpc:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        body = {"gpc": True, "lastUpdate": privacy.gpc_last_update.isoformat()}
+        return JSONResponse(body, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def refuse_cross_site(request: Request, ctx: RequestContext) -> None:
+    """State changes only from this origin or the site's configured origins."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        if origin.lower() not in (ctx.origin, *ctx.site.origins):
+            raise CrossSiteRequest(
+                f"origin {origin[:100]!r} may not change consent for this site", field="Origin"
+            )
+        return
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in _SAME_ORIGIN_FETCH:
+        raise CrossSiteRequest("cross-site request without an allowed Origin",
+                               field="Sec-Fetch-Site")
+
+
+async def read_capped_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Refuse oversized bodies before reading (declared) or while reading (chunked)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Content-Length is not a number", field="Content-Length")
+        if int(declared) > limit:
+            raise PayloadTooLarge(f"the body may be at most {limit} bytes", field="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body may be at most {limit} bytes", field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_choice(request: Request, *, fixed_action: Action | None) -> tuple[Choice, bool]:
+    """(choice, came from an HTML form)."""
+    body = await read_capped_body(request)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return choice_from_form(_form_pairs(body), fixed_action=fixed_action), True
+    if media_type == "application/json":
+        return choice_from_json(_json_object(body), fixed_action=fixed_action), False
+    if not body and fixed_action is not None:
+        return choice_from_json({}, fixed_action=fixed_action), False
+    raise UnsupportedMediaType(
+        "send application/json or application/x-www-form-urlencoded", field="Content-Type"
+    )
+
+
+def _json_object(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"the body is not valid JSON ({type(exc).__name__})",
+                         field="body") from None
+
+
+def _form_pairs(body: bytes) -> list[tuple[str, str]]:
+    try:
+        text = body.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, max_num_fields=40, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"the form is not valid ({type(exc).__name__})", field="body") from None

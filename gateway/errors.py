@@ -1,0 +1,97 @@
+"""The one exception family of consent-gateway.
+
+Expected outcomes (no consent, a dropped event) are values, not exceptions. These are for
+input the gateway refuses, configuration it cannot run with, and outages::
+
+    GatewayError
+    ├── ConfigError            invalid configuration; carries every problem by key
+    ├── RequestError           the visitor's request is refused -> 4xx (one place maps it)
+    │   ├── BadRequest             400 malformed body or parameter
+    │   ├── CrossSiteRequest       403 state change from another site
+    │   ├── NotFound               404
+    │   ├── PayloadTooLarge        413
+    │   ├── UnsupportedMediaType   415
+    │   └── InvalidField           422 a field has a value we do not accept
+    └── StoreError             the database failed -> 503
+        └── ChainBroken            the consent log's hash chain does not verify
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GatewayError(Exception):
+    """Base of every error consent-gateway raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class ConfigError(GatewayError):
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class RequestError(GatewayError):
+    status_code = 400
+    error = "bad request"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        self.detail = detail
+        self.field = field
+        super().__init__(detail)
+
+    def to_json(self) -> dict[str, str]:
+        body = {"error": self.error, "detail": self.detail}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class BadRequest(RequestError):
+    status_code = 400
+    error = "bad request"
+
+
+class CrossSiteRequest(RequestError):
+    status_code = 403
+    error = "cross-site request refused"
+
+
+class NotFound(RequestError):
+    status_code = 404
+    error = "not found"
+
+
+class PayloadTooLarge(RequestError):
+    status_code = 413
+    error = "payload too large"
+
+
+class UnsupportedMediaType(RequestError):
+    status_code = 415
+    error = "unsupported media type"
+
+
+class InvalidField(RequestError):
+    status_code = 422
+    error = "invalid field"
+
+
+class StoreError(GatewayError):
+    """The store could not do what was asked (locked, read-only, full, gone)."""
+
+
+class ChainBroken(StoreError):
+    def __init__(self, seq: int, reason: str) -> None:
+        self.seq = seq
+        self.reason = reason
+        super().__init__(f"consent log chain broken at seq {seq}: {reason}")

@@ -1,0 +1,179 @@
+"""`ConsentMiddleware`: pure ASGI, wraps any ASGI app (or the reverse proxy).
+
+Per request it verifies the consent cookie once and puts the result in the scope, serves
+the gateway's own endpoints, keeps cookies of non-granted categories away from the app and
+from the browser, and injects the banner into HTML responses.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Final
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.banner import banner_tags
+from gateway.config import GatewayConfig
+from gateway.configfile import load_config
+from gateway.cookies import expire_cookie, filter_set_cookies, strip_request_cookies
+from gateway.endpoints import build_endpoints
+from gateway.html import (
+    ASCII_COMPATIBLE_CHARSETS,
+    HeadInjector,
+    private_cache_control,
+    vary_with_cookie,
+    weak_etag,
+)
+from gateway.service import SCOPE_KEY, Gateway, RequestContext
+from gateway.static_files import default_config_path
+
+GPC_PATH: Final = "/.well-known/gpc.json"
+_NO_BODY_STATUSES: Final = frozenset({204, 205, 304})
+
+
+class ConsentMiddleware:
+    """Add to any Starlette/FastAPI app: `app.add_middleware(ConsentMiddleware)`.
+
+    Options (keyword-only): `config` (a `GatewayConfig`), or `config_path` (a TOML file;
+    default `config/gateway.toml`), or a ready `gateway`. The consent of the current request
+    is `request.scope["consent"]` (a `Consent` or `None`).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: GatewayConfig | None = None,
+        config_path: str | Path | None = None,
+        gateway: Gateway | None = None,
+    ) -> None:
+        self.app = app
+        if gateway is None:
+            config = config or load_config(config_path or default_config_path())
+            gateway = Gateway(config)
+        self.gateway = gateway
+        self.endpoints = build_endpoints(gateway)
+        self.prefix = gateway.prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.gateway.start()  # no-op once started; covers servers without lifespan
+        ctx = self.gateway.context_for(scope)
+        scope[SCOPE_KEY] = ctx
+        scope["consent"] = ctx.consent
+        path: str = scope["path"]
+        if path.startswith(self.prefix + "/") or path in (self.prefix, GPC_PATH):
+            await self.endpoints(scope, receive, send)
+            return
+        stale = self._strip_request_cookies(scope, ctx)
+        await self.app(scope, receive, _ResponseFilter(self.gateway, ctx, scope, send, stale))
+
+    def _strip_request_cookies(self, scope: Scope, ctx: RequestContext) -> list[str]:
+        """Drop cookies of non-granted categories from the request; return the names the
+        browser should be told to delete (those a rule puts in a non-granted category)."""
+        headers = MutableHeaders(scope=scope)
+        raw = headers.get("cookie")
+        if not raw:
+            return []
+        own = self.gateway.cookie_name(ctx.https)
+        kept, dropped = strip_request_cookies(
+            raw, self.gateway.classifier, ctx.consent, own_cookie=own
+        )
+        if not dropped:
+            return []
+        if kept:
+            headers["cookie"] = kept
+        else:
+            del headers["cookie"]
+        classified = self.gateway.classifier.category_of
+        return [name for name in dropped if classified(name) is not None]
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Open the store at startup and close it at shutdown, around the app's own."""
+
+        async def receive_and_start() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.gateway.start()
+            return message
+
+        async def send_and_stop(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.gateway.stop()
+            await send(message)
+
+        await self.app(scope, receive_and_start, send_and_stop)
+
+
+class _ResponseFilter:
+    """The `send` of one request: filters `Set-Cookie`, injects the banner into HTML."""
+
+    def __init__(
+        self, gateway: Gateway, ctx: RequestContext, scope: Scope, send: Send, stale: list[str]
+    ) -> None:
+        self.gateway = gateway
+        self.ctx = ctx
+        self.method = scope.get("method", "GET")
+        self.send = send
+        self.stale_cookies = stale
+        self.injector: HeadInjector | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._on_start(message)
+        elif message["type"] == "http.response.body" and self.injector is not None:
+            body = self.injector.feed(message.get("body", b""))
+            more = message.get("more_body", False)
+            if not more:
+                body += self.injector.finish()
+            message = {"type": "http.response.body", "body": body, "more_body": more}
+        await self.send(message)
+
+    def _on_start(self, message: Message) -> None:
+        headers = MutableHeaders(scope=message)
+        own = self.gateway.cookie_name(self.ctx.https)
+        passed, blocked = filter_set_cookies(
+            headers.getlist("set-cookie"), self.gateway.classifier, self.ctx.consent,
+            own_cookie=own,
+        )
+        if blocked:
+            del headers["set-cookie"]
+            for value in passed:
+                headers.append("set-cookie", value)
+        for name in self.stale_cookies:
+            headers.append("set-cookie", expire_cookie(name))
+        if self._is_injectable(headers, message["status"]):
+            self._prepare_injection(headers)
+
+    def _is_injectable(self, headers: MutableHeaders, status: int) -> bool:
+        if self.method == "HEAD" or status in _NO_BODY_STATUSES:
+            return False
+        media_type, _, params = headers.get("content-type", "").partition(";")
+        if media_type.strip().lower() != "text/html":
+            return False
+        charset = params.strip().lower().removeprefix("charset=").strip('"')
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        return charset in ASCII_COMPATIBLE_CHARSETS and encoding == "identity"
+
+    def _prepare_injection(self, headers: MutableHeaders) -> None:
+        gateway, ctx = self.gateway, self.ctx
+        view = gateway.view(ctx.site, gateway.language_for(ctx))
+        state = view.state(ctx.consent, lifetime=gateway.lifetime, prefix=gateway.prefix,
+                           gpc=ctx.gpc, include_id=False)
+        versions = {name: asset.etag for name, asset in gateway.assets.items()}
+        markup = banner_tags(state, prefix=gateway.prefix, nonce=secrets.token_urlsafe(16),
+                             versions=versions)
+        self.injector = HeadInjector(markup.encode("utf-8"))
+        if "content-length" in headers:
+            del headers["content-length"]
+        headers["cache-control"] = private_cache_control(headers.get("cache-control"))
+        headers["vary"] = vary_with_cookie(headers.get("vary"))
+        if "etag" in headers:
+            headers["etag"] = weak_etag(headers["etag"])

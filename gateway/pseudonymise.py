@@ -1,0 +1,23 @@
+"""Turning addresses and user agents into forms that may be stored (pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a stored placeholder, never bound to
+
+
+def truncate_ip(address: str, *, ipv4_mask_bytes: int = 1, ipv6_prefix: int = 48) -> str:
+    """Zero the host part: 81.2.69.142 -> 81.2.69.0 (/24), 2001:db8:1:2::1 -> 2001:db8:1:: (/48).
+
+    Anything that is not an IP address (a UNIX socket, garbage) becomes `0.0.0.0`, so no
+    caller can store an untruncated value by passing something odd.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return UNKNOWN_IP
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 32 - 8 * ipv4_mask_bytes if ip.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)

@@ -1,0 +1,208 @@
+"""The gateway's per-process services and per-request context, shared by middleware and
+endpoints: configuration, store, cookie codec, banner views, and recording decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.types import Scope
+
+from gateway.banner import BannerView, banner_view, negotiate_language, offered_language
+from gateway.clock import Clock, system_clock
+from gateway.config import GatewayConfig, SiteConfig
+from gateway.consent import Consent, ConsentCookieCodec, granted_categories, new_consent_id
+from gateway.consentlog import ConsentDraft, ConsentRecord
+from gateway.cookies import CookieClassifier
+from gateway.network import Peer, resolve_peer
+from gateway.pseudonymise import truncate_ip
+from gateway.static_files import static_dir
+from gateway.store import Store
+from gateway.store.sqlite import SQLiteStore
+from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Action, Category, Language, Source
+from gateway.useragent import browser_and_os
+
+SCOPE_KEY: Final = "consent_gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    media_type: str
+    etag: str
+
+
+def load_assets(folder: Path) -> dict[str, Asset]:
+    assets = {}
+    for name, media_type in (("consent.js", "text/javascript"), ("consent.css", "text/css")):
+        body = (folder / name).read_bytes()
+        assets[name] = Asset(body, media_type, hashlib.sha256(body).hexdigest()[:16])
+    return assets
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What the gateway knows about one request, worked out once by the middleware."""
+
+    site: SiteConfig
+    consent: Consent | None
+    peer: Peer
+    host: str
+    gpc: bool
+    user_agent: str
+    accept_language: str | None
+    cookies: dict[str, str]
+
+    @property
+    def https(self) -> bool:
+        return self.peer.scheme == "https"
+
+    @property
+    def origin(self) -> str:
+        return f"{self.peer.scheme}://{self.host}".lower()
+
+
+class Gateway:
+    def __init__(
+        self, config: GatewayConfig, *, store: Store | None = None, clock: Clock = system_clock
+    ) -> None:
+        self.config = config
+        self.store: Store = store if store is not None else SQLiteStore(config.storage.path)
+        self.clock = clock
+        self.lifetime = timedelta(days=config.consent.lifetime_days)
+        self.codec = ConsentCookieCodec(config.server.secret_keys, self.lifetime)
+        self.classifier = CookieClassifier(
+            ((rule.pattern, rule.category) for rule in config.cookies),
+            unknown=config.consent.unknown_cookie_policy,
+        )
+        self.assets = load_assets(static_dir())
+        self._views: dict[tuple[str, Language], BannerView] = {}
+        self._started = False
+        self._start_lock = asyncio.Lock()
+
+    @property
+    def prefix(self) -> str:
+        return self.config.server.prefix
+
+    async def start(self) -> None:
+        async with self._start_lock:
+            if not self._started:
+                await self.store.open()
+                self._started = True
+
+    async def stop(self) -> None:
+        async with self._start_lock:
+            if self._started:
+                await self.store.close()
+                self._started = False
+
+    # ------------------------------------------------------------------ per request
+
+    def site_for(self, hostname: str) -> SiteConfig:
+        for site in self.config.sites:
+            if hostname in site.hosts:
+                return site
+        return self.config.sites[0]
+
+    def cookie_name(self, https: bool) -> str:
+        # __Host- makes the browser refuse the cookie unless Secure, Path=/ and no Domain.
+        name = self.config.consent.cookie_name
+        return f"__Host-{name}" if https else name
+
+    def context_for(self, scope: Scope) -> RequestContext:
+        headers = Headers(scope=scope)
+        client = scope.get("client")
+        peer = resolve_peer(
+            socket_address=client[0] if client else None,
+            scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
+            forwarded_for=headers.get("x-forwarded-for"),
+            forwarded_proto=headers.get("x-forwarded-proto"),
+            trusted_proxies=self.config.server.trusted_proxies,
+        )
+        host = headers.get("host", "")[:255]
+        site = self.site_for((urlsplit("//" + host).hostname or "") if host else "")
+        cookies = cookie_parser(headers.get("cookie", "")[:8192])
+        consent = self.codec.decode(
+            cookies.get(self.cookie_name(peer.scheme == "https")),
+            site=site.id, revision=site.revision, now=self.clock(),
+        )
+        return RequestContext(
+            site=site,
+            consent=consent,
+            peer=peer,
+            host=host,
+            gpc=headers.get("sec-gpc", "").strip() == "1",
+            user_agent=headers.get("user-agent", ""),
+            accept_language=headers.get("accept-language"),
+            cookies=cookies,
+        )
+
+    def language_for(self, ctx: RequestContext, requested: object = None) -> Language:
+        return offered_language(requested, ctx.site) or negotiate_language(
+            ctx.accept_language, ctx.site
+        )
+
+    def view(self, site: SiteConfig, language: Language) -> BannerView:
+        key = (site.id, language)
+        if key not in self._views:
+            self._views[key] = banner_view(self.config, site, language)
+        return self._views[key]
+
+    # ------------------------------------------------------------------ decisions
+
+    async def record_decision(
+        self,
+        ctx: RequestContext,
+        *,
+        action: Action,
+        granted: frozenset[Category],
+        source: Source,
+        page: str,
+        language: Language,
+    ) -> tuple[Consent, ConsentRecord]:
+        """Log the decision (committed) and return the consent the cookie will carry."""
+        now = self.clock()
+        consent = Consent(
+            consent_id=ctx.consent.consent_id if ctx.consent else new_consent_id(),
+            site=ctx.site.id,
+            granted=granted_categories(granted),
+            revision=ctx.site.revision,
+            decided_at=now,
+        )
+        privacy = self.config.privacy
+        draft = ConsentDraft(
+            recorded_at=now,
+            consent_id=consent.consent_id,
+            site=ctx.site.id,
+            action=action,
+            source=source,
+            granted=tuple(c for c in CATEGORIES if consent.allows(c)),
+            denied=tuple(c for c in OPTIONAL_CATEGORIES if not consent.allows(c)),
+            revision=ctx.site.revision,
+            banner_hash=self.view(ctx.site, language).banner_hash,
+            language=language,
+            ip=truncate_ip(
+                ctx.peer.address,
+                ipv4_mask_bytes=privacy.ipv4_mask_bytes,
+                ipv6_prefix=privacy.ipv6_prefix,
+            ),
+            user_agent=browser_and_os(ctx.user_agent),
+            page=page,
+            gpc=ctx.gpc,
+        )
+        record = await self.store.append_consent(draft)
+        return consent, record
+
+
+def context_of(scope: Scope) -> RequestContext:
+    ctx = scope.get(SCOPE_KEY)
+    if not isinstance(ctx, RequestContext):
+        raise RuntimeError("ConsentMiddleware must run before the consent endpoints")
+    return ctx

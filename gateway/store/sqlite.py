@@ -1,0 +1,228 @@
+"""SQLite store on aiosqlite: WAL, versioned migrations, appends serialised by the database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import aiosqlite
+
+from gateway.consentlog import (
+    FIELDS,
+    GENESIS_HASH,
+    ConsentDraft,
+    ConsentRecord,
+    parse_timestamp,
+    seal,
+)
+from gateway.errors import StoreError
+
+BUSY_TIMEOUT_MS: Final = 10_000
+_READ_BATCH: Final = 500
+
+# Each migration is a list of statements, applied in one transaction; PRAGMA user_version
+# records how many have run.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """CREATE TABLE consent_log (
+            seq INTEGER PRIMARY KEY,
+            recorded_at TEXT NOT NULL,
+            consent_id TEXT NOT NULL,
+            site TEXT NOT NULL,
+            action TEXT NOT NULL,
+            source TEXT NOT NULL,
+            granted TEXT NOT NULL,
+            denied TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            banner_hash TEXT NOT NULL,
+            language TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            user_agent TEXT NOT NULL,
+            page TEXT NOT NULL,
+            gpc INTEGER NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        )""",
+        "CREATE INDEX consent_log_by_consent_id ON consent_log (consent_id)",
+        """CREATE TABLE consent_chain_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        # Append-only: the application never updates or deletes a record. (Retention will
+        # replace old records by tombstones through a migration of its own.)
+        """CREATE TRIGGER consent_log_no_update BEFORE UPDATE ON consent_log
+           BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END""",
+        """CREATE TRIGGER consent_log_no_delete BEFORE DELETE ON consent_log
+           BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END""",
+    ),
+)
+
+_COLUMNS: Final = ", ".join(FIELDS)
+_INSERT: Final = (
+    f"INSERT INTO consent_log ({_COLUMNS}) VALUES ({', '.join('?' for _ in FIELDS)})"  # noqa: S608
+)
+_SELECT: Final = f"SELECT {_COLUMNS} FROM consent_log"  # noqa: S608
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        # One connection cannot hold two transactions at once; this lock only keeps this
+        # process's coroutines from interleaving on it. Ordering between processes is the
+        # database's BEGIN IMMEDIATE.
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = await self._connect()
+            await self._writer.execute("PRAGMA journal_mode=WAL")
+            await self._migrate(self._writer)
+            self._reader = await self._connect()
+        except sqlite3.Error as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # FULL: a consent confirmed to the visitor survives a power cut, not only a crash.
+        await conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            async with conn.execute("PRAGMA user_version") as cursor:
+                row = await cursor.fetchone()
+            version = int(row[0]) if row else 0
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    def _require(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if conn is None:
+            raise StoreError("store is not open")
+        return conn
+
+    async def ping(self) -> None:
+        try:
+            async with self._require(self._reader).execute("SELECT 1") as cursor:
+                await cursor.fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"database does not answer: {exc}") from exc
+
+    async def append_consent(self, draft: ConsentDraft) -> ConsentRecord:
+        conn = self._require(self._writer)
+        async with self._write_lock:
+            try:
+                return await self._append_in_transaction(conn, draft)
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not record consent: {exc}") from exc
+
+    async def _append_in_transaction(
+        self, conn: aiosqlite.Connection, draft: ConsentDraft
+    ) -> ConsentRecord:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            seq, prev_hash = await _read_head(conn)
+            record = seal(draft, seq=seq + 1, prev_hash=prev_hash)
+            await conn.execute(_INSERT, _to_row(record))
+            await conn.execute(
+                "INSERT OR REPLACE INTO consent_chain_head (id, seq, hash) VALUES (1, ?, ?)",
+                (record.seq, record.hash),
+            )
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+        return record
+
+    async def chain_head(self) -> tuple[int, str]:
+        try:
+            return await _read_head(self._require(self._reader))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the chain head: {exc}") from exc
+
+    async def iter_consents(self, *, after_seq: int = 0) -> AsyncIterator[ConsentRecord]:
+        conn = self._require(self._reader)
+        last = after_seq
+        while True:
+            # Keyset pages: no long-lived read transaction pins the WAL during a big export.
+            rows = await self._fetch(conn, f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?",
+                                     (last, _READ_BATCH))
+            for row in rows:
+                yield _from_row(row)
+            if len(rows) < _READ_BATCH:
+                return
+            last = int(rows[-1][0])
+
+    async def consent_history(self, consent_id: str) -> list[ConsentRecord]:
+        conn = self._require(self._reader)
+        rows = await self._fetch(conn, f"{_SELECT} WHERE consent_id = ? ORDER BY seq",
+                                 (consent_id,))
+        return [_from_row(row) for row in rows]
+
+    async def _fetch(
+        self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
+    ) -> list[sqlite3.Row]:
+        try:
+            async with conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the consent log: {exc}") from exc
+
+
+async def _read_head(conn: aiosqlite.Connection) -> tuple[int, str]:
+    async with conn.execute("SELECT seq, hash FROM consent_chain_head WHERE id = 1") as cursor:
+        row = await cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+
+def _to_row(record: ConsentRecord) -> tuple[Any, ...]:
+    data = record.to_json()
+    data["granted"], data["denied"] = json.dumps(data["granted"]), json.dumps(data["denied"])
+    data["gpc"] = int(record.gpc)
+    return tuple(data[name] for name in FIELDS)
+
+
+def _from_row(row: Sequence[Any]) -> ConsentRecord:
+    data = dict(zip(FIELDS, row, strict=True))
+    # A row edited behind our back must still load, so verification can name it.
+    try:
+        data["recorded_at"] = parse_timestamp(data["recorded_at"])
+    except (TypeError, ValueError):
+        data["recorded_at"] = datetime.min.replace(tzinfo=UTC)
+    data["granted"] = _category_list(data["granted"])
+    data["denied"] = _category_list(data["denied"])
+    data["gpc"] = bool(data["gpc"])
+    return ConsentRecord(**data)
+
+
+def _category_list(text: Any) -> tuple[Any, ...]:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return (text,)
+    return tuple(value) if isinstance(value, list) else (value,)
+

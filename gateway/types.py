@@ -1,0 +1,19 @@
+"""Fixed vocabularies of the domain, shared by every layer."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+Category = Literal["necessary", "preferences", "analytics", "marketing"]
+Action = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc", "erase"]
+Source = Literal["banner", "preferences", "api", "gpc"]
+Language = Literal["nl", "en", "de", "fr"]
+
+CATEGORIES: Final[tuple[Category, ...]] = get_args(Category)
+OPTIONAL_CATEGORIES: Final[tuple[Category, ...]] = tuple(c for c in CATEGORIES if c != "necessary")
+ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
+SOURCES: Final[tuple[Source, ...]] = get_args(Source)
+LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
+
+# Actions a visitor may send to POST /consent; the rest are recorded by the gateway itself.
+VISITOR_ACTIONS: Final[tuple[Action, ...]] = ("accept_all", "reject_all", "custom")
