@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.banner import banner_tags
 from gateway.config import GatewayConfig
 from gateway.configfile import load_config
+from gateway.consent import Consent
 from gateway.cookies import expire_cookie, filter_set_cookies, strip_request_cookies
 from gateway.endpoints import build_endpoints
 from gateway.html import (
@@ -31,6 +32,13 @@ from gateway.static_files import default_config_path
 
 GPC_PATH: Final = "/.well-known/gpc.json"
 _NO_BODY_STATUSES: Final = frozenset({204, 205, 304})
+
+
+def consent_of(scope: Scope) -> Consent | None:
+    """The verified consent of the current request (`None`: the visitor has not decided, or
+    the cookie failed verification). Works with `request.scope` in any ASGI framework."""
+    consent = scope.get("consent")
+    return consent if isinstance(consent, Consent) else None
 
 
 class ConsentMiddleware:

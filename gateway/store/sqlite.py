@@ -92,7 +92,12 @@ class SQLiteStore:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
 
     async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn = aiosqlite.connect(self.path, isolation_level=None)
+        # aiosqlite's worker thread is not a daemon: an app that never runs its lifespan
+        # shutdown (a middleware in a test client, a script) would hang at exit. Everything
+        # confirmed is committed, and SQLite rolls back a transaction cut short.
+        getattr(conn, "_thread", conn).daemon = True
+        await conn
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # FULL: a consent confirmed to the visitor survives a power cut, not only a crash.
         await conn.execute("PRAGMA synchronous=FULL")
