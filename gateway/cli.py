@@ -106,6 +106,8 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # we decide whom to trust (server.trusted_proxies)
         server_header=False,
         log_level="info",
+        # uvicorn's access log prints the full client address; no raw IP may be logged.
+        access_log=False,
     )
     return EXIT_OK
 

@@ -38,22 +38,10 @@ class ConsentDraft:
 
 
 @dataclass(frozen=True, slots=True)
-class ConsentRecord:
+class ConsentRecord(ConsentDraft):
+    """A draft sealed into the chain."""
+
     seq: int
-    recorded_at: datetime
-    consent_id: str
-    site: str
-    action: Action
-    source: Source
-    granted: tuple[Category, ...]
-    denied: tuple[Category, ...]
-    revision: int
-    banner_hash: str
-    language: str
-    ip: str
-    user_agent: str
-    page: str
-    gpc: bool
     prev_hash: str
     hash: str
 
@@ -61,10 +49,11 @@ class ConsentRecord:
         data = asdict(self)
         data["recorded_at"] = format_timestamp(self.recorded_at)
         data["granted"], data["denied"] = list(self.granted), list(self.denied)
-        return data
+        return {name: data[name] for name in FIELDS}
 
 
-FIELDS: Final = tuple(ConsentRecord.__dataclass_fields__)
+# Column and export order: position first, then the decision, then the chain links.
+FIELDS: Final = ("seq", *ConsentDraft.__dataclass_fields__, "prev_hash", "hash")
 
 
 def format_timestamp(moment: datetime) -> str:

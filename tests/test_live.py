@@ -41,6 +41,20 @@ def test_a_decision_over_real_http_round_trips(live_server: LiveServer) -> None:
         assert names == {"cart"}  # _ga, _fbp and the preferences cookie held back
 
 
+def test_the_server_output_holds_no_client_address(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path).start()
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            client.get("/")
+            client.post("/_consent/consent", json={"action": "accept_all"})
+            client.get("/nothing-here")
+    finally:
+        server.stop()
+    output = server.log.read_text()
+    assert "consent-gateway on http://" in output  # the log was captured
+    assert "127.0.0.1:" not in output.replace(f"http://127.0.0.1:{server.port}", "")
+
+
 def test_several_workers_keep_the_log_intact(tmp_path: Path) -> None:
     server = LiveServer(tmp_path, "--workers", "2").start()
     try:

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ async def test_appends_are_chained_and_survive_reopening(tmp_path: Path) -> None
     await second.close()
     assert loaded == records
     assert [r.seq for r in loaded] == [1, 2, 3, 4, 5]
-    assert all(b.prev_hash == a.hash for a, b in zip(loaded, loaded[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in pairwise(loaded))
 
 
 async def test_the_database_uses_wal_and_the_latest_schema(store: SQLiteStore) -> None:

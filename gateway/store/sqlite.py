@@ -96,7 +96,8 @@ class SQLiteStore:
         # aiosqlite's worker thread is not a daemon: an app that never runs its lifespan
         # shutdown (a middleware in a test client, a script) would hang at exit. Everything
         # confirmed is committed, and SQLite rolls back a transaction cut short.
-        getattr(conn, "_thread", conn).daemon = True
+        worker: Any = getattr(conn, "_thread", conn)
+        worker.daemon = True
         await conn
         await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # FULL: a consent confirmed to the visitor survives a power cut, not only a crash.
