@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.errors import ConfigError, ConfigProblem
-from gateway.types import CATEGORIES, Category, Language
+from gateway.types import CATEGORIES, LANGUAGES, Category, Language
 
 ENV_PREFIX = "GATEWAY"
 MAX_LIFETIME_DAYS = 395
@@ -273,7 +273,7 @@ class GatewayConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> GatewayConfig:
-        problems = list(_consistency_problems(self))
+        problems = list(_consistency_problems(self.model_dump()))
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -282,23 +282,48 @@ class GatewayConfig(_Section):
         return next((site for site in self.sites if site.id == site_id), None)
 
 
-def _consistency_problems(config: GatewayConfig) -> Iterator[str]:
-    ids = [site.id for site in config.sites]
+def _consistency_problems(data: Mapping[str, Any]) -> Iterator[str]:
+    """Checks across sections, on plain data: `parse_config` also runs them on the raw
+    document when a field is invalid (pydantic then skips the model validator), so every
+    problem is reported in one go."""
+    sites = [site for site in _list_of(data.get("sites")) if isinstance(site, Mapping)]
+    ids: list[str] = [site["id"] for site in sites if isinstance(site.get("id"), str)]
     for site_id in sorted({i for i in ids if ids.count(i) > 1}):
         yield f"sites: id {site_id!r} is used twice"
-    hosts = [host for site in config.sites for host in site.hosts]
+    hosts = [
+        host.lower() for site in sites for host in _list_of(site.get("hosts"))
+        if isinstance(host, str)
+    ]
     for host in sorted({h for h in hosts if hosts.count(h) > 1}):
         yield f"sites: host {host!r} belongs to two sites"
+    categories = data.get("categories")
+    categories = categories if isinstance(categories, Mapping) else {}
     for category in CATEGORIES:
-        if category not in config.categories:
+        if category not in categories:
             yield f"categories.{category}: missing (all of {', '.join(CATEGORIES)} are needed)"
-    languages = sorted({lang for site in config.sites for lang in site.languages})
-    for lang in languages:
-        if lang not in config.banner.texts:
+    default_languages = SiteConfig.model_fields["languages"].default
+    offered = {
+        lang
+        for site in sites
+        for lang in _list_of(site.get("languages", default_languages))
+        if lang in LANGUAGES
+    }
+    banner_texts = _texts_of(data.get("banner"))
+    for lang in sorted(offered):
+        if lang not in banner_texts:
             yield f"banner.texts.{lang}: missing, but a site offers {lang!r}"
-        for category, conf in sorted(config.categories.items()):
-            if lang not in conf.texts:
+        for category, conf in sorted(categories.items()):
+            if isinstance(conf, Mapping) and lang not in _texts_of(conf):
                 yield f"categories.{category}.texts.{lang}: missing, but a site offers {lang!r}"
+
+
+def _list_of(value: Any) -> list[Any] | tuple[Any, ...]:
+    return value if isinstance(value, list | tuple) else []
+
+
+def _texts_of(section: Any) -> Mapping[str, Any]:
+    texts = section.get("texts") if isinstance(section, Mapping) else None
+    return texts if isinstance(texts, Mapping) else {}
 
 
 # --------------------------------------------------------------------------- validation
@@ -311,6 +336,11 @@ def parse_config(raw: Mapping[str, Any], environ: Mapping[str, str]) -> GatewayC
         config = GatewayConfig.model_validate(merged)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, merged))
+        if any(err["loc"] for err in exc.errors()):
+            # A field failed, so the model validator did not run: check the raw document.
+            problems.extend(
+                ConfigProblem(*message.split(": ", 1)) for message in _consistency_problems(merged)
+            )
     if problems:
         raise ConfigError(problems)
     return config

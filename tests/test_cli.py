@@ -98,3 +98,16 @@ def test_config_docs_writes_the_reference(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert out.read_text() == (REPO / "docs" / "configuration.md").read_text()
+
+
+def test_serve_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("revision = 1", "revision = -3")
+    broken.write_text(text, encoding="utf-8")
+    env = {**os.environ, **gateway_env(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(broken), "--port", "1"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "sites[demo].revision" in result.stderr
