@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from gateway.config import GatewayConfig, SiteConfig
 from gateway.consent import Consent
@@ -57,28 +58,35 @@ class BannerView:
     texts: dict[str, str]
     categories: list[dict[str, Any]]
     banner_hash: str
+    settings: dict[str, Any]  # behaviour from config: prefix, floating button, Consent Mode
+    lifetime: timedelta
 
-    def state(
-        self,
-        consent: Consent | None,
-        *,
-        lifetime: timedelta,
-        prefix: str,
-        gpc: bool,
-        include_id: bool,
-    ) -> dict[str, Any]:
+    def state(self, consent: Consent | None, *, gpc: bool, include_id: bool) -> dict[str, Any]:
         return {
             "site": self.site.id,
             "revision": self.site.revision,
             "language": self.language,
-            "prefix": prefix,
             "privacy_statement_url": self.site.privacy_statement_url,
             "banner_hash": self.banner_hash,
             "texts": self.texts,
             "categories": self.categories,
-            "consent": consent_json(consent, lifetime, include_id=include_id),
+            "consent": consent_json(consent, self.lifetime, include_id=include_id),
             "gpc": gpc,
+            **self.settings,
         }
+
+
+def consent_mode_settings(config: GatewayConfig) -> dict[str, Any] | None:
+    mode = config.consent_mode
+    if not mode.enabled:
+        return None
+    return {
+        "wait_for_update": mode.wait_for_update_ms,
+        "regions": [
+            {"region": list(entry.regions), "granted": list(entry.granted)}
+            for entry in mode.regions
+        ],
+    }
 
 
 def banner_view(config: GatewayConfig, site: SiteConfig, language: Language) -> BannerView:
@@ -100,7 +108,16 @@ def banner_view(config: GatewayConfig, site: SiteConfig, language: Language) -> 
     }
     canonical = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return BannerView(site, language, texts, categories, digest)
+    prefix = config.server.prefix
+    settings = {
+        "prefix": prefix,
+        "preferences_url": f"{prefix}/preferences",
+        "floating_button": config.banner.floating_button,
+        "honour_gpc": config.privacy.honour_gpc,
+        "consent_mode": consent_mode_settings(config),
+    }
+    lifetime = timedelta(days=config.consent.lifetime_days)
+    return BannerView(site, language, texts, categories, digest, settings, lifetime)
 
 
 def consent_json(
@@ -110,6 +127,7 @@ def consent_json(
         return None
     data: dict[str, Any] = {
         "categories": consent.categories(),
+        "explicit": consent.explicit,
         "revision": consent.revision,
         "decided_at": format_timestamp(consent.decided_at),
         "expires_at": format_timestamp(consent.expires_at(lifetime)),
@@ -122,7 +140,9 @@ def consent_json(
 def banner_tags(
     state: dict[str, Any], *, prefix: str, nonce: str, versions: dict[str, str]
 ) -> str:
-    """The tags injected before `</head>`; the state rides along so no round trip is needed.
+    """The tags injected at the top of `<head>`; the state rides along so no round trip is
+    needed. The script is synchronous on purpose: it must set the Consent Mode defaults
+    before any tag manager runs (it builds the banner only once the body exists).
     `versions` (content hashes) make the asset URLs change whenever the files do."""
     state_attr = html.escape(json.dumps(state, separators=(",", ":")), quote=True)
     nonce_attr = html.escape(nonce, quote=True)
@@ -130,6 +150,15 @@ def banner_tags(
     js = f"{prefix}/consent.js?v={versions.get('consent.js', '')}"
     return (
         f'<link rel="stylesheet" href="{html.escape(css)}" nonce="{nonce_attr}">'
-        f'<script src="{html.escape(js)}" id="consent-gateway" defer nonce="{nonce_attr}" '
+        f'<script src="{html.escape(js)}" id="consent-gateway" nonce="{nonce_attr}" '
         f'data-state="{state_attr}"></script>'
+    )
+
+
+def noscript_markup(*, preferences_url: str, label: str, page: str) -> str:
+    """Right after `<body>`: without JavaScript, a link to the preferences page."""
+    href = html.escape(f"{preferences_url}?{urlencode({'return_to': page})}", quote=True)
+    return (
+        f'<noscript><p class="cg-noscript"><a href="{href}">{html.escape(label)}</a></p>'
+        "</noscript>"
     )

@@ -24,7 +24,7 @@ from gateway.types import (
 MAX_PAGE_CHARS: Final = 2000
 _TRUE_WORDS: Final = frozenset({"on", "true", "1", "yes"})
 _FALSE_WORDS: Final = frozenset({"off", "false", "0", "no", ""})
-_JSON_FIELDS: Final = frozenset({"action", "categories", "page", "language", "source"})
+_JSON_FIELDS: Final = frozenset({"action", "categories", "page", "language", "source", "site"})
 _FORM_FIELDS: Final = frozenset({"action", "page", "language", "source", "return_to"})
 
 
@@ -36,6 +36,7 @@ class Choice:
     language: str | None
     source: Source
     return_to: str | None = None
+    site: str | None = None  # snippet mode: which site the embedding page belongs to
 
 
 def grants_for(action: Action, chosen: Iterable[Category]) -> frozenset[Category]:
@@ -66,7 +67,8 @@ def choice_from_json(
         granted=grants_for(action, chosen),
         page=clean_page(data.get("page", "/")),
         language=_optional_text(data.get("language"), "language"),
-        source=_source(data.get("source"), default_source),
+        source=_source(data.get("source"), default_source, action),
+        site=_optional_text(data.get("site"), "site"),
     )
 
 
@@ -90,7 +92,7 @@ def choice_from_form(
         granted=grants_for(action, chosen),
         page=clean_page(fields.get("page") or fields.get("return_to") or "/"),
         language=_optional_text(fields.get("language") or None, "language"),
-        source=_source(fields.get("source"), "preferences"),
+        source=_source(fields.get("source"), "preferences", action),
         return_to=safe_return_path(fields.get("return_to") or fields.get("page")),
     )
 
@@ -123,7 +125,9 @@ def _action(value: object) -> Action:
     return value
 
 
-def _source(value: object, default: Source) -> Source:
+def _source(value: object, default: Source, action: Action) -> Source:
+    if action == "gpc":
+        return "gpc"  # a GPC decision is always logged as such, whoever sends it
     if value is None:
         return default
     if value not in SOURCES or value == "gpc":

@@ -147,6 +147,12 @@ class SiteConfig(_Section):
     default_language: Language = Field(
         "nl", description="Language used when `Accept-Language` names none of `languages`."
     )
+    language: Language | None = Field(
+        None,
+        description="Always show the banner in this language, whatever the browser asks or "
+        "the page's `<html lang>` says. Empty: the page's `<html lang>` if offered, else "
+        "`Accept-Language`.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -182,6 +188,8 @@ class SiteConfig(_Section):
     def _default_language_is_offered(self) -> SiteConfig:
         if self.default_language not in self.languages:
             raise ValueError("default_language must be one of languages")
+        if self.language is not None and self.language not in self.languages:
+            raise ValueError("language must be one of languages")
         return self
 
 
@@ -217,10 +225,62 @@ class BannerTexts(_Section):
     withdraw: str = Field(
         min_length=1, max_length=60, description="Button that withdraws all optional consent."
     )
+    back: str = Field(
+        min_length=1, max_length=60,
+        description="Link from the preferences page back to the website.",
+    )
 
 
 class BannerConfig(_Section):
+    floating_button: bool = Field(
+        True,
+        description="Show the small floating button that reopens the settings once a choice "
+        "is made. Turn it off only if every page links to the settings (`data-consent-open`).",
+    )
     texts: dict[Language, BannerTexts] = Field(description="Banner texts per language.")
+
+
+ConsentSignal = Literal[
+    "ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+    "functionality_storage", "personalization_storage", "security_storage",
+]
+
+
+class RegionDefault(_Section):
+    regions: tuple[str, ...] = Field(
+        min_length=1,
+        description="ISO 3166-1 country or 3166-2 region codes (`US`, `US-CA`) this default "
+        "applies to.",
+    )
+    granted: tuple[ConsentSignal, ...] = Field(
+        (),
+        description="Consent Mode signals granted by default in these regions; all others "
+        "are denied until the visitor decides.",
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _are_region_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not re.fullmatch(r"[A-Z]{2}(-[A-Z0-9]{1,3})?", code):
+                raise ValueError(f"{code!r} is not a code like 'US' or 'US-CA'")
+        return value
+
+
+class ConsentModeConfig(_Section):
+    enabled: bool = Field(
+        True,
+        description="Emit Google Consent Mode v2 (`gtag('consent', 'default'|'update', ...)` "
+        "into `dataLayer`): every signal denied until the visitor decides, `security_storage` "
+        "granted as necessary.",
+    )
+    wait_for_update_ms: int | None = Field(
+        500, ge=0, le=10_000,
+        description="`wait_for_update` passed with the default, in milliseconds (none: omit).",
+    )
+    regions: tuple[RegionDefault, ...] = Field(
+        (), description="Per-region defaults, e.g. signals granted by default outside the EEA."
+    )
 
 
 class CookieRule(_Section):
@@ -267,6 +327,9 @@ class GatewayConfig(_Section):
     sites: tuple[SiteConfig, ...] = Field(min_length=1, description="[[sites]]")
     categories: dict[Category, CategoryConfig] = Field(description="[categories.*]")
     banner: BannerConfig = Field(description="[banner]")
+    consent_mode: ConsentModeConfig = Field(
+        default_factory=ConsentModeConfig, description="[consent_mode]"
+    )
     cookies: tuple[CookieRule, ...] = Field((), description="[[cookies]]")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="[privacy]")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="[storage]")
@@ -523,20 +586,24 @@ def config_keys() -> list[ConfigKey]:
     return keys
 
 
-_PLACEHOLDERS = {"sites": ("[]", "<ID>"), "categories": (".<category>", "<CATEGORY>")}
+_DICT_PLACEHOLDERS = {"categories": "category", "texts": "lang"}
 
 
 def _collect_keys(model: type[BaseModel], path: str, env: str, out: list[ConfigKey]) -> None:
     for name, field in model.model_fields.items():
-        key, var = f"{path}{name}", f"{env}_{name.upper()}"
+        # Inside a list set as a whole, every leaf shares the list's variable.
+        key, var = f"{path}{name}", env if env.startswith("(") else f"{env}_{name.upper()}"
         item_model = _model_items(field.annotation)
         if _is_model(field.annotation):
             _collect_keys(_unwrap(field.annotation), key + ".", var, out)
         elif item_model is not None:
-            path_part, env_part = _PLACEHOLDERS.get(name, (".<lang>", "<LANG>"))
-            if name == "cookies":
-                path_part, env_part = "[]", ""
-            item_env = f"{var}_{env_part}" if env_part else "(whole list as JSON: " + var + ")"
+            if get_origin(_unwrap(field.annotation)) is dict:
+                word = _DICT_PLACEHOLDERS.get(name, "key")
+                path_part, item_env = f".<{word}>", f"{var}_<{word.upper()}>"
+            elif "id" in item_model.model_fields:
+                path_part, item_env = "[]", f"{var}_<ID>"
+            else:
+                path_part, item_env = "[]", f"(whole list as JSON: {var})"
             _collect_keys(item_model, key + path_part + ".", item_env, out)
         else:
             default = "required" if field.is_required() else _show_default(field.default)

@@ -41,6 +41,9 @@ class Consent:
     granted: frozenset[Category]
     revision: int
     decided_at: datetime
+    # False for a decision the gateway took from a Global Privacy Control signal: it holds
+    # (marketing stays denied) but the banner still asks, and the visitor's own choice wins.
+    explicit: bool = True
 
     def allows(self, category: Category) -> bool:
         return category == "necessary" or category in self.granted
@@ -83,6 +86,8 @@ class ConsentCookieCodec:
             "r": consent.revision,
             "t": int(consent.decided_at.timestamp()),
         }
+        if not consent.explicit:
+            payload["x"] = 0
         return self._serializer().dumps(payload)
 
     def decode(
@@ -107,12 +112,12 @@ def _consent_from_payload(payload: object) -> Consent | None:
     if not isinstance(payload, Mapping):
         return None
     consent_id, site, granted = payload.get("i"), payload.get("s"), payload.get("g")
-    revision, stamp = payload.get("r"), payload.get("t")
+    revision, stamp, explicit = payload.get("r"), payload.get("t"), payload.get("x", 1)
     if not (isinstance(consent_id, str) and is_consent_id(consent_id) and isinstance(site, str)):
         return None
     if not (isinstance(granted, list) and all(g in OPTIONAL_CATEGORIES for g in granted)):
         return None
-    if type(revision) is not int or type(stamp) is not int:
+    if type(revision) is not int or type(stamp) is not int or explicit not in (0, 1):
         return None
     return Consent(
         consent_id=consent_id,
@@ -120,4 +125,5 @@ def _consent_from_payload(payload: object) -> Consent | None:
         granted=granted_categories(granted),
         revision=revision,
         decided_at=datetime.fromtimestamp(stamp, tz=UTC),
+        explicit=bool(explicit),
     )

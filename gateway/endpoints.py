@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any, Final
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from gateway import __version__
 from gateway.banner import consent_json
-from gateway.choice import Choice, choice_from_form, choice_from_json
+from gateway.choice import Choice, choice_from_form, choice_from_json, safe_return_path
 from gateway.consent import Consent
 from gateway.cookies import expire_cookie
 from gateway.errors import (
@@ -27,6 +27,7 @@ from gateway.errors import (
     StoreError,
     UnsupportedMediaType,
 )
+from gateway.pages import PAGE_CSP, render_preferences
 from gateway.service import Gateway, RequestContext, context_of
 from gateway.types import Action
 
@@ -45,6 +46,12 @@ def build_endpoints(gateway: Gateway) -> Starlette:
         Route(f"{prefix}/state", handlers.state, methods=["GET"]),
         Route(f"{prefix}/consent", handlers.decide, methods=["POST"]),
         Route(f"{prefix}/withdraw", handlers.withdraw, methods=["POST"]),
+        Route(f"{prefix}/preferences", handlers.preferences, methods=["GET"]),
+        Route(f"{prefix}/preferences", handlers.decide, methods=["POST"]),
+        *(
+            Route(f"{prefix}/{name}", handlers.preflight, methods=["OPTIONS"])
+            for name in ("state", "consent", "withdraw")
+        ),
         Route(f"{prefix}/health", handlers.health, methods=["GET"]),
         Route("/.well-known/gpc.json", handlers.gpc, methods=["GET"]),
     ]
@@ -100,10 +107,39 @@ class _Handlers:
         ctx = context_of(request.scope)
         language = self.gateway.language_for(ctx, request.query_params.get("lang"))
         body = self.gateway.view(ctx.site, language).state(
-            ctx.consent, lifetime=self.gateway.lifetime, prefix=self.gateway.prefix,
-            gpc=ctx.gpc, include_id=True,
+            ctx.consent, gpc=ctx.gpc, include_id=True
         )
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+        response = JSONResponse(body, headers={"Cache-Control": "no-store"})
+        allow_snippet(response, ctx)
+        return response
+
+    async def preflight(self, request: Request) -> Response:
+        """CORS preflight for snippet mode: any origin configured for some site may ask;
+        the request itself is then checked against its own site's origins."""
+        origin = (request.headers.get("origin") or "").lower()
+        if not any(origin in site.origins for site in self.gateway.config.sites):
+            return Response(status_code=403)
+        return Response(status_code=204, headers={
+            **_cors_headers(origin),
+            "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": "Content-Type, X-Consent-Token",
+            "Access-Control-Max-Age": "600",
+        })
+
+    async def preferences(self, request: Request) -> Response:
+        ctx = context_of(request.scope)
+        return_to = safe_return_path(
+            request.query_params.get("return_to") or _same_origin_path(request, ctx)
+        )
+        view = self.gateway.view(ctx.site, self.gateway.language_for(ctx))
+        css = f"{self.gateway.prefix}/consent.css?v={self.gateway.assets['consent.css'].etag}"
+        page = render_preferences(view, ctx.consent, return_to=return_to, css_url=css)
+        return HTMLResponse(page, headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": PAGE_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        })
 
     async def decide(self, request: Request) -> Response:
         return await self._record(request, fixed_action=None)
@@ -115,34 +151,42 @@ class _Handlers:
         ctx = context_of(request.scope)
         refuse_cross_site(request, ctx)
         choice, is_form = await read_choice(request, fixed_action=fixed_action)
-        consent, _ = await self.gateway.record_decision(
-            ctx,
-            action=choice.action,
-            granted=choice.granted,
-            source=choice.source,
-            page=choice.page,
-            language=self.gateway.language_for(ctx, choice.language),
-        )
-        response: Response
-        if is_form:
-            response = RedirectResponse(choice.return_to or "/", status_code=303)
+        if choice.site and choice.site != ctx.site.id:
+            ctx = self.gateway.context_for(request.scope, site_id=choice.site)
+            refuse_cross_site(request, ctx)
+        if choice.action == "gpc" and ctx.consent is not None and ctx.consent.explicit:
+            consent = ctx.consent  # the visitor's own choice wins over a GPC signal
         else:
-            body = consent_json(consent, self.gateway.lifetime, include_id=True)
-            response = JSONResponse(body, headers={"Cache-Control": "no-store"})
+            consent, _ = await self.gateway.record_decision(
+                ctx,
+                action=choice.action,
+                granted=choice.granted,
+                source=choice.source,
+                page=choice.page,
+                language=self.gateway.language_for(ctx, choice.language),
+            )
+        if is_form:
+            response: Response = RedirectResponse(choice.return_to or "/", status_code=303)
+            self._set_consent_cookies(response, ctx, consent)
+            return response
+        body = consent_json(consent, self.gateway.lifetime, include_id=True)
+        assert body is not None
+        if ctx.snippet_origin:
+            # Cross-origin: a cookie of ours would be third-party, so the snippet keeps the
+            # signed value first-party and sends it back in X-Consent-Token.
+            response = JSONResponse({**body, "token": self.gateway.codec.encode(consent)},
+                                    headers={"Cache-Control": "no-store"})
+            allow_snippet(response, ctx)
+            return response
+        response = JSONResponse(body, headers={"Cache-Control": "no-store"})
         self._set_consent_cookies(response, ctx, consent)
         return response
 
     def _set_consent_cookies(
         self, response: Response, ctx: RequestContext, consent: Consent
     ) -> None:
-        response.set_cookie(
-            self.gateway.cookie_name(ctx.https),
-            self.gateway.codec.encode(consent),
-            max_age=int(self.gateway.lifetime.total_seconds()),
-            path="/",
-            secure=ctx.https,
-            httponly=True,
-            samesite="lax",
+        response.headers.append(
+            "set-cookie", self.gateway.consent_set_cookie(consent, https=ctx.https)
         )
         # Cookies of categories the visitor no longer allows are deleted now, HttpOnly
         # ones included, rather than lingering until they expire.
@@ -166,6 +210,24 @@ class _Handlers:
             return JSONResponse({"error": "not found"}, status_code=404)
         body = {"gpc": True, "lastUpdate": privacy.gpc_last_update.isoformat()}
         return JSONResponse(body, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _cors_headers(origin: str) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def allow_snippet(response: Response, ctx: RequestContext) -> None:
+    """Let a configured origin of the site read the response (no credentials: the snippet
+    carries the consent in a header, not a cookie)."""
+    if ctx.snippet_origin:
+        response.headers.update(_cors_headers(ctx.snippet_origin))
+
+
+def _same_origin_path(request: Request, ctx: RequestContext) -> str | None:
+    referer = urlsplit(request.headers.get("referer", ""))
+    if f"{referer.scheme}://{referer.netloc}".lower() == ctx.origin:
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return None
 
 
 def refuse_cross_site(request: Request, ctx: RequestContext) -> None:

@@ -3,49 +3,97 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
-_HEAD_END: Final = re.compile(rb"</head\s*>", re.IGNORECASE)
-_BODY_START: Final = re.compile(rb"<body[\s>]", re.IGNORECASE)
-# Longest marker we look for, minus one: what must be held back between chunks.
-_HOLD_BACK: Final = 16
+# Where the banner goes: right after <head> so Consent Mode defaults precede every other
+# script; a document without <head> gets it before </head> or <body>.
+_HEAD_POINT: Final = re.compile(rb"<head\b[^>]*>|</head\s*>|<body\b", re.IGNORECASE)
+_BODY_OPEN: Final = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
+_HTML_LANG: Final = re.compile(
+    rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*)", re.IGNORECASE
+)
+# Held back between chunks so a tag split across them is still found (long attributes too).
+_HOLD_BACK: Final = 512
+_SEEN_CAP: Final = 16 * 1024
 ASCII_COMPATIBLE_CHARSETS: Final = frozenset(
     {"", "utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "windows-1252",
      "iso-8859-15", "windows-1250", "iso-8859-2"}
 )
 
+HeadMarkup = Callable[[str | None], bytes]
 
-class HeadInjector:
+
+def page_language(html_start: bytes) -> str | None:
+    """The `lang` of the `<html>` tag, if the document start has one."""
+    match = _HTML_LANG.search(html_start)
+    return match.group(1).decode("ascii") if match else None
+
+
+class PageInjector:
     """Feed response chunks in, get rewritten chunks out; `finish()` flushes the rest.
 
-    The markup goes before `</head>`; a document without one gets it before `<body>`, and a
-    fragment with neither gets it at the end, where scripts still run.
+    `head_markup(lang)` is built when the insertion point is reached, with the page's
+    `<html lang>` (the tag comes first); `body_markup` goes right after `<body ...>`. A
+    fragment with neither gets both at the end, where scripts still run.
     """
 
-    def __init__(self, markup: bytes) -> None:
-        self._markup = markup
+    def __init__(self, head_markup: HeadMarkup, body_markup: bytes) -> None:
+        self._head_markup = head_markup
+        self._body_markup = body_markup
         self._pending = b""
-        self.done = False
+        self._seen = b""
+        self._stage = 0  # 0: looking for the head point, 1: for <body>, 2: done
+
+    @property
+    def done(self) -> bool:
+        return self._stage == 2
 
     def feed(self, chunk: bytes) -> bytes:
-        if self.done:
+        if self._stage == 2:
             return chunk
-        data = self._pending + chunk
-        match = _HEAD_END.search(data) or _BODY_START.search(data)
-        if match:
-            self.done = True
-            self._pending = b""
-            return data[: match.start()] + self._markup + data[match.start() :]
+        data, self._pending = self._pending + chunk, b""
+        out = bytearray()
+        while self._stage < 2:
+            found = self._insert(data, out)
+            if found is None:
+                break
+            data = found
+        if self._stage == 2:
+            out += data
+            return bytes(out)
         cut = max(0, len(data) - _HOLD_BACK)
+        out += data[:cut]
+        if self._stage == 0:
+            self._seen = (self._seen + data[:cut])[-_SEEN_CAP:]
         self._pending = data[cut:]
-        return data[:cut]
+        return bytes(out)
+
+    def _insert(self, data: bytes, out: bytearray) -> bytes | None:
+        """Insert at the next point if it is in `data`; return what follows it."""
+        if self._stage == 0:
+            match = _HEAD_POINT.search(data)
+            if match is None:
+                return None
+            at = match.end() if match.group(0)[:5].lower() == b"<head" else match.start()
+            out += data[:at] + self._head_markup(page_language(self._seen + data[:at]))
+        else:
+            match = _BODY_OPEN.search(data)
+            if match is None:
+                return None
+            at = match.end()
+            out += data[:at] + self._body_markup
+        self._stage += 1
+        return data[at:]
 
     def finish(self) -> bytes:
-        if self.done:
-            return b""
-        self.done = True
         rest, self._pending = self._pending, b""
-        return rest + self._markup
+        if self._stage == 0:
+            rest += self._head_markup(page_language(self._seen + rest))
+        if self._stage < 2:
+            rest += self._body_markup
+        self._stage = 2
+        return rest
 
 
 def private_cache_control(upstream: str | None) -> str:

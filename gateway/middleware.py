@@ -8,13 +8,14 @@ from the browser, and injects the banner into HTML responses.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.banner import banner_tags
+from gateway.banner import banner_tags, noscript_markup
 from gateway.config import GatewayConfig
 from gateway.configfile import load_config
 from gateway.consent import Consent
@@ -22,7 +23,7 @@ from gateway.cookies import expire_cookie, filter_set_cookies, strip_request_coo
 from gateway.endpoints import build_endpoints
 from gateway.html import (
     ASCII_COMPATIBLE_CHARSETS,
-    HeadInjector,
+    PageInjector,
     private_cache_control,
     vary_with_cookie,
     weak_etag,
@@ -129,13 +130,14 @@ class _ResponseFilter:
         self.gateway = gateway
         self.ctx = ctx
         self.method = scope.get("method", "GET")
+        self.path: str = scope.get("path", "/")
         self.send = send
         self.stale_cookies = stale
-        self.injector: HeadInjector | None = None
+        self.injector: PageInjector | None = None
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self._on_start(message)
+            await self._on_start(message)
         elif message["type"] == "http.response.body" and self.injector is not None:
             body = self.injector.feed(message.get("body", b""))
             more = message.get("more_body", False)
@@ -144,7 +146,7 @@ class _ResponseFilter:
             message = {"type": "http.response.body", "body": body, "more_body": more}
         await self.send(message)
 
-    def _on_start(self, message: Message) -> None:
+    async def _on_start(self, message: Message) -> None:
         headers = MutableHeaders(scope=message)
         own = self.gateway.cookie_name(self.ctx.https)
         passed, blocked = filter_set_cookies(
@@ -158,7 +160,21 @@ class _ResponseFilter:
         for name in self.stale_cookies:
             headers.append("set-cookie", expire_cookie(name))
         if self._is_injectable(headers, message["status"]):
+            await self._honour_gpc(headers)
             self._prepare_injection(headers)
+
+    async def _honour_gpc(self, headers: MutableHeaders) -> None:
+        """A browser sending `Sec-GPC: 1` that has not decided yet: log a GPC decision
+        (marketing denied, nothing granted) before the page that reflects it goes out."""
+        ctx = self.ctx
+        if not (self.gateway.config.privacy.honour_gpc and ctx.gpc and ctx.consent is None):
+            return
+        consent, _ = await self.gateway.record_decision(
+            ctx, action="gpc", granted=frozenset(), source="gpc", page=self.path,
+            language=self.gateway.language_for(ctx),
+        )
+        self.ctx = replace(ctx, consent=consent)
+        headers.append("set-cookie", self.gateway.consent_set_cookie(consent, https=ctx.https))
 
     def _is_injectable(self, headers: MutableHeaders, status: int) -> bool:
         if self.method == "HEAD" or status in _NO_BODY_STATUSES:
@@ -172,13 +188,22 @@ class _ResponseFilter:
 
     def _prepare_injection(self, headers: MutableHeaders) -> None:
         gateway, ctx = self.gateway, self.ctx
-        view = gateway.view(ctx.site, gateway.language_for(ctx))
-        state = view.state(ctx.consent, lifetime=gateway.lifetime, prefix=gateway.prefix,
-                           gpc=ctx.gpc, include_id=False)
+        nonce = secrets.token_urlsafe(16)
         versions = {name: asset.etag for name, asset in gateway.assets.items()}
-        markup = banner_tags(state, prefix=gateway.prefix, nonce=secrets.token_urlsafe(16),
-                             versions=versions)
-        self.injector = HeadInjector(markup.encode("utf-8"))
+
+        def head_markup(page_lang: str | None) -> bytes:
+            view = gateway.view(ctx.site, gateway.language_for(ctx, page_lang))
+            state = view.state(ctx.consent, gpc=ctx.gpc, include_id=False)
+            tags = banner_tags(state, prefix=gateway.prefix, nonce=nonce, versions=versions)
+            return tags.encode("utf-8")
+
+        fallback_view = gateway.view(ctx.site, gateway.language_for(ctx))
+        noscript = noscript_markup(
+            preferences_url=f"{gateway.prefix}/preferences",
+            label=fallback_view.texts["reopen"],
+            page=self.path,
+        )
+        self.injector = PageInjector(head_markup, noscript.encode("utf-8"))
         if "content-length" in headers:
             del headers["content-length"]
         headers["cache-control"] = private_cache_control(headers.get("cache-control"))

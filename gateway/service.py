@@ -7,11 +7,12 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
@@ -30,6 +31,7 @@ from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Action, Category, Lan
 from gateway.useragent import browser_and_os
 
 SCOPE_KEY: Final = "consent_gateway"
+TOKEN_HEADER: Final = "x-consent-token"  # noqa: S105 - a header name
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +58,11 @@ class RequestContext:
     peer: Peer
     host: str
     gpc: bool
+    dnt: bool
     user_agent: str
     accept_language: str | None
     cookies: dict[str, str]
+    origin_header: str | None
 
     @property
     def https(self) -> bool:
@@ -67,6 +71,15 @@ class RequestContext:
     @property
     def origin(self) -> str:
         return f"{self.peer.scheme}://{self.host}".lower()
+
+    @property
+    def snippet_origin(self) -> str | None:
+        """The embedding page's origin when this is a snippet-mode request from a configured
+        origin of the site (cross-origin, so no cookie: the consent travels as a token)."""
+        origin = (self.origin_header or "").lower()
+        if origin and origin != self.origin and origin in self.site.origins:
+            return origin
+        return None
 
 
 class Gateway:
@@ -116,7 +129,24 @@ class Gateway:
         name = self.config.consent.cookie_name
         return f"__Host-{name}" if https else name
 
-    def context_for(self, scope: Scope) -> RequestContext:
+    def consent_set_cookie(self, consent: Consent, *, https: bool) -> str:
+        """The `Set-Cookie` value carrying a consent: HttpOnly (the page gets the state
+        inlined, so no script needs it), SameSite=Lax, Secure and `__Host-` on HTTPS."""
+        cookie: SimpleCookie = SimpleCookie()
+        name = self.cookie_name(https)
+        cookie[name] = self.codec.encode(consent)
+        morsel = cookie[name]
+        morsel["max-age"] = int(self.lifetime.total_seconds())
+        morsel["path"] = "/"
+        morsel["httponly"] = True
+        morsel["samesite"] = "Lax"
+        if https:
+            morsel["secure"] = True
+        return morsel.OutputString()
+
+    def context_for(self, scope: Scope, *, site_id: str | None = None) -> RequestContext:
+        """`site_id` (or `?site=`) picks the site in snippet mode, where the Host is the
+        gateway's own; otherwise the Host decides."""
         headers = Headers(scope=scope)
         client = scope.get("client")
         peer = resolve_peer(
@@ -127,11 +157,15 @@ class Gateway:
             trusted_proxies=self.config.server.trusted_proxies,
         )
         host = headers.get("host", "")[:255]
-        site = self.site_for((urlsplit("//" + host).hostname or "") if host else "")
+        site_id = site_id or QueryParams(scope.get("query_string", b"")).get("site")
+        site = (site_id and self.config.site_by_id(site_id)) or self.site_for(
+            (urlsplit("//" + host).hostname or "") if host else ""
+        )
         cookies = cookie_parser(headers.get("cookie", "")[:8192])
+        # A snippet keeps the signed value first-party and sends it back as a header.
+        signed = headers.get(TOKEN_HEADER) or cookies.get(self.cookie_name(peer.scheme == "https"))
         consent = self.codec.decode(
-            cookies.get(self.cookie_name(peer.scheme == "https")),
-            site=site.id, revision=site.revision, now=self.clock(),
+            signed, site=site.id, revision=site.revision, now=self.clock()
         )
         return RequestContext(
             site=site,
@@ -139,14 +173,19 @@ class Gateway:
             peer=peer,
             host=host,
             gpc=headers.get("sec-gpc", "").strip() == "1",
+            dnt=headers.get("dnt", "").strip() == "1",
             user_agent=headers.get("user-agent", ""),
             accept_language=headers.get("accept-language"),
             cookies=cookies,
+            origin_header=headers.get("origin"),
         )
 
     def language_for(self, ctx: RequestContext, requested: object = None) -> Language:
-        return offered_language(requested, ctx.site) or negotiate_language(
-            ctx.accept_language, ctx.site
+        """Config override, else what the page asks for (`<html lang>`), else the browser."""
+        return (
+            ctx.site.language
+            or offered_language(requested, ctx.site)
+            or negotiate_language(ctx.accept_language, ctx.site)
         )
 
     def view(self, site: SiteConfig, language: Language) -> BannerView:
@@ -169,12 +208,15 @@ class Gateway:
     ) -> tuple[Consent, ConsentRecord]:
         """Log the decision (committed) and return the consent the cookie will carry."""
         now = self.clock()
+        if ctx.dnt and self.config.privacy.dnt_denies_analytics:
+            granted = granted - {"analytics"}
         consent = Consent(
             consent_id=ctx.consent.consent_id if ctx.consent else new_consent_id(),
             site=ctx.site.id,
             granted=granted_categories(granted),
             revision=ctx.site.revision,
             decided_at=now,
+            explicit=action != "gpc",
         )
         privacy = self.config.privacy
         draft = ConsentDraft(

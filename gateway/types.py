@@ -15,5 +15,6 @@ ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 SOURCES: Final[tuple[Source, ...]] = get_args(Source)
 LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 
-# Actions a visitor may send to POST /consent; the rest are recorded by the gateway itself.
-VISITOR_ACTIONS: Final[tuple[Action, ...]] = ("accept_all", "reject_all", "custom")
+# Actions a browser may send to POST /consent (`gpc` when the script sees
+# navigator.globalPrivacyControl); withdraw and erase have endpoints of their own.
+VISITOR_ACTIONS: Final[tuple[Action, ...]] = ("accept_all", "reject_all", "custom", "gpc")

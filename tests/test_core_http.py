@@ -18,23 +18,24 @@ from gateway.configfile import load_config
 from gateway.consent import Consent, granted_categories, new_consent_id
 from gateway.cookies import CookieClassifier, filter_set_cookies, strip_request_cookies
 from gateway.errors import BadRequest, InvalidField
-from gateway.html import HeadInjector, private_cache_control, vary_with_cookie, weak_etag
+from gateway.html import PageInjector, private_cache_control, vary_with_cookie, weak_etag
 from gateway.network import resolve_peer
 from gateway.pseudonymise import truncate_ip
 from gateway.types import OPTIONAL_CATEGORIES, Category
 from tests.conftest import EXAMPLE_CONFIG, SECRET
 
-# ------------------------------------------------------------------------ HeadInjector
+# ------------------------------------------------------------------------ PageInjector
 
-MARKUP = b'<script src="/_consent/consent.js?v=3f2a" id="consent-gateway" defer></script>'
+HEAD = b'<script src="/_consent/consent.js?v=3f2a" id="consent-gateway"></script>'
+BODY = b'<noscript><a href="/_consent/preferences">Cookie-instellingen</a></noscript>'
 DOCUMENT = (
-    b"<!DOCTYPE html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n"
+    b"<!DOCTYPE html>\n<html lang=\"nl\">\n<HEAD data-x=\"1\">\n<meta charset=\"utf-8\">\n"
     b"<title>Fietsenwinkel \xe2\x80\x93 Welkom</title>\n"
     b"<link rel=\"stylesheet\" href=\"/static/site.css\">\n"
     b"</HEAD >\n<body class=\"home\">\n<h1>Welkom</h1>\n<p>Bekijk onze fietsen.</p>\n"
     b"</body>\n</html>\n"
 )
-NO_HEAD_END = (
+NO_HEAD = (
     b"<!DOCTYPE html><html><title>Winkelmand</title>"
     b"<body data-page=\"cart\"><p>Uw winkelmand is leeg.</p></body></html>"
 )
@@ -42,17 +43,33 @@ FRAGMENT = b'<div class="product"><h2>Stadsfiets</h2><p>\xe2\x82\xac 549</p></di
 
 
 def expected(document: bytes) -> bytes:
-    """The document with the markup before the first marker we look for."""
+    """Head markup right after <head ...> (else before </head> or <body>), body markup right
+    after <body ...>; a fragment gets both at the end. Written independently of the code."""
     lowered = document.lower()
-    for marker in (b"</head", b"<body"):
-        at = lowered.find(marker)
-        if at >= 0:
-            return document[:at] + MARKUP + document[at:]
-    return document + MARKUP
+    head_open = lowered.find(b"<head")
+    if head_open >= 0 and lowered[head_open + 5:head_open + 6] in (b">", b" "):
+        at = lowered.index(b">", head_open) + 1
+    else:
+        found = [i for i in (lowered.find(b"</head"), lowered.find(b"<body")) if i >= 0]
+        at = min(found) if found else len(document)
+    document = document[:at] + HEAD + document[at:]
+    lowered = document.lower()
+    body_open = lowered.find(b"<body", at + len(HEAD))
+    at = lowered.index(b">", body_open) + 1 if body_open >= 0 else len(document)
+    return document[:at] + BODY + document[at:]
 
 
-def inject(chunks: list[bytes]) -> bytes:
-    injector = HeadInjector(MARKUP)
+def make_injector(langs: list[str | None] | None = None) -> PageInjector:
+    def head(lang: str | None) -> bytes:
+        if langs is not None:
+            langs.append(lang)
+        return HEAD
+
+    return PageInjector(head, BODY)
+
+
+def inject(chunks: list[bytes], langs: list[str | None] | None = None) -> bytes:
+    injector = make_injector(langs)
     return b"".join(injector.feed(chunk) for chunk in chunks) + injector.finish()
 
 
@@ -61,21 +78,30 @@ def split_at(document: bytes, cuts: list[int]) -> list[bytes]:
     return [document[a:b] for a, b in pairwise(bounds)]
 
 
-def test_the_markup_lands_right_before_the_end_of_head() -> None:
+def test_the_banner_lands_right_after_the_head_start_tag() -> None:
     out = inject([DOCUMENT])
-    assert out.count(MARKUP) == 1
-    assert out.index(MARKUP) + len(MARKUP) == out.index(b"</HEAD >")
-    assert out.replace(MARKUP, b"") == DOCUMENT
+    assert out.index(b'<HEAD data-x="1">') + len(b'<HEAD data-x="1">') == out.index(HEAD)
+    assert out.index(b'<body class="home">') + len(b'<body class="home">') == out.index(BODY)
+    assert out.replace(HEAD, b"").replace(BODY, b"") == DOCUMENT
 
 
-@pytest.mark.parametrize("closing", [b"</head>", b"</HEAD>", b"</Head >", b"</head\n>"])
-def test_the_end_of_head_is_found_whatever_its_case_and_spacing(closing: bytes) -> None:
-    document = b"<html><head><title>t</title>" + closing + b"<body></body></html>"
-    assert inject([document]) == document.replace(closing, MARKUP + closing)
+def test_the_page_language_is_handed_to_the_head_markup() -> None:
+    langs: list[str | None] = []
+    inject([DOCUMENT[:20], DOCUMENT[20:]], langs)
+    assert langs == ["nl"]
+    inject([b"<html lang='en-GB'><head></head><body></body></html>"], langs)
+    inject([b"<html><head></head></html>"], langs)
+    assert langs == ["nl", "en-GB", None]
+
+
+def test_a_header_element_is_not_taken_for_the_head() -> None:
+    document = b"<html><header>x</header></head><body></body></html>"
+    out = inject([document])
+    assert out.index(HEAD) == document.index(b"</head>")
 
 
 @pytest.mark.parametrize(
-    "document", [DOCUMENT, NO_HEAD_END, FRAGMENT], ids=["head", "body", "fragment"]
+    "document", [DOCUMENT, NO_HEAD, FRAGMENT], ids=["head", "body", "fragment"]
 )
 def test_every_split_into_two_chunks_gives_the_same_document(document: bytes) -> None:
     wrong = [
@@ -90,41 +116,42 @@ def test_any_chunking_gives_the_same_document(cuts: list[int]) -> None:
     assert inject(split_at(DOCUMENT, cuts)) == expected(DOCUMENT)
 
 
-@given(cuts=st.lists(st.integers(min_value=0, max_value=len(NO_HEAD_END)), max_size=40))
-def test_any_chunking_of_a_document_without_head_end_gives_the_same_document(
+@given(cuts=st.lists(st.integers(min_value=0, max_value=len(NO_HEAD)), max_size=40))
+def test_any_chunking_of_a_document_without_head_gives_the_same_document(
     cuts: list[int],
 ) -> None:
-    assert inject(split_at(NO_HEAD_END, cuts)) == expected(NO_HEAD_END)
+    assert inject(split_at(NO_HEAD, cuts)) == expected(NO_HEAD)
 
 
 def test_one_byte_chunks_give_the_same_document() -> None:
     assert inject([DOCUMENT[i : i + 1] for i in range(len(DOCUMENT))]) == expected(DOCUMENT)
 
 
-def test_without_end_of_head_the_markup_goes_before_body() -> None:
-    out = inject([NO_HEAD_END])
-    assert out == NO_HEAD_END.replace(b"<body", MARKUP + b"<body")
+def test_without_a_head_the_banner_goes_before_body() -> None:
+    out = inject([NO_HEAD])
+    assert out == NO_HEAD.replace(b"<body", HEAD + b"<body").replace(
+        b'data-page="cart">', b'data-page="cart">' + BODY)
 
 
 def test_a_fragment_gets_the_markup_at_its_end() -> None:
-    assert inject([FRAGMENT]) == FRAGMENT + MARKUP
+    assert inject([FRAGMENT]) == FRAGMENT + HEAD + BODY
 
 
 def test_an_empty_body_gets_just_the_markup() -> None:
-    assert inject([]) == MARKUP
+    assert inject([]) == HEAD + BODY
 
 
-def test_the_markup_is_injected_once_even_if_end_of_head_appears_twice() -> None:
-    document = DOCUMENT + b"<template><html><head></head></html></template>"
+def test_the_markup_is_injected_once_even_if_head_appears_twice() -> None:
+    document = DOCUMENT + b"<template><html><head></head><body></body></html></template>"
     out = inject([document[:40], document[40:]])
-    assert out.count(MARKUP) == 1
-    assert out.replace(MARKUP, b"") == document
+    assert out.count(HEAD) == 1 and out.count(BODY) == 1
+    assert out.replace(HEAD, b"").replace(BODY, b"") == document
 
 
 def test_chunks_after_the_injection_pass_through_untouched() -> None:
-    injector = HeadInjector(MARKUP)
-    injector.feed(b"<html><head></head>")
-    tail = b"<body><p>" + b"x" * 10_000 + b"</p></body></html>"
+    injector = make_injector()
+    injector.feed(b"<html><head></head><body>")
+    tail = b"<p>" + b"x" * 10_000 + b"</p></body></html>"
     assert injector.feed(tail) == tail
     assert injector.finish() == b""
 
@@ -425,7 +452,7 @@ def test_an_unknown_category_is_refused_by_its_field() -> None:
     assert caught.value.field == "categories.tracking"
 
 
-@pytest.mark.parametrize("action", ["accept", "withdraw", "gpc", "", None, 1])
+@pytest.mark.parametrize("action", ["accept", "withdraw", "erase", "", None, 1])
 def test_an_action_a_visitor_may_not_send_is_refused(action: object) -> None:
     with pytest.raises(InvalidField) as caught:
         choice_from_json({"action": action})

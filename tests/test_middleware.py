@@ -78,14 +78,24 @@ def injected_state(body: str) -> dict[str, object]:
     return dict(json.loads(html.unescape(match.group(1))))
 
 
-async def test_html_gets_the_banner_tags_before_head_end(http: httpx.AsyncClient) -> None:
+async def test_html_gets_the_banner_tags_first_in_head(http: httpx.AsyncClient) -> None:
     body = (await http.get("/")).text
     head, _, rest = body.partition("</head>")
-    assert '<link rel="stylesheet" href="/_consent/consent.css?v=' in head
+    assert head.startswith('<!doctype html><html><head><link rel="stylesheet" '
+                           'href="/_consent/consent.css?v=')
     assert '<script src="/_consent/consent.js?v=' in head
+    assert head.index("consent.js") < head.index("<title>")  # before any script of the site
     assert 'nonce="' in head
     assert "<p>hi</p>" in rest
     assert body.count('id="consent-gateway"') == 1
+
+
+async def test_without_javascript_the_page_links_to_the_preferences(
+    http: httpx.AsyncClient,
+) -> None:
+    body = (await http.get("/")).text
+    assert '<body><noscript><p class="cg-noscript"><a href="/_consent/preferences?return_to=%2F">' \
+        in body
 
 
 async def test_personalised_html_is_never_stored_by_shared_caches(
@@ -101,9 +111,10 @@ async def test_personalised_html_is_never_stored_by_shared_caches(
 
 async def test_injection_survives_chunk_boundaries(http: httpx.AsyncClient) -> None:
     body = (await http.get("/streamed")).text
-    assert body.index('id="consent-gateway"') < body.index("</head>")
-    assert body.replace(body[body.index("<link rel"):body.index("</head>")], "") == \
-        PAGE.decode()
+    assert body.index('id="consent-gateway"') < body.index("<title>")
+    head_tags = body[body.index("<link rel"):body.index("<title>")]
+    noscript = body[body.index("<noscript>"):body.index("</noscript>") + len("</noscript>")]
+    assert body.replace(head_tags, "").replace(noscript, "") == PAGE.decode()
 
 
 async def test_the_inlined_state_carries_texts_and_consent(http: httpx.AsyncClient) -> None:
