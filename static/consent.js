@@ -1,361 +1,338 @@
-/* consent-gateway banner client. Plain ES2017, no dependencies, CSP-safe (no inline styles,
- * no innerHTML, no eval). Texts come from configuration and are only ever set as textContent. */
-(function () {
+/* consent-gateway banner client: Consent Mode v2, GPC, proxy and snippet mode. ES2017, CSP-safe
+ * (no inline styles, innerHTML or eval); texts are only ever set as textContent. */
+(() => {
   "use strict";
+  const W = window, D = document;
+  if (W.consentGateway) return; // loaded twice: keep the first
 
-  if (window.consentGateway) return; // loaded twice (injected and snippet): keep the first
+  const ACTIONS = ["accept_all", "reject_all", "settings", "custom", "withdraw"];
+  const SIGNALS = {
+    necessary: ["security_storage"],
+    preferences: ["functionality_storage", "personalization_storage"],
+    analytics: ["analytics_storage"],
+    marketing: ["ad_storage", "ad_user_data", "ad_personalization"],
+  };
+  const tag = D.currentScript || D.getElementById("consent-gateway");
+  const attr = (name) => tag && tag.getAttribute(name);
+  const nonce = (tag && (tag.nonce || attr("nonce"))) || "";
+  const site = attr("data-site");
+  const raw = attr("data-state");
+  const snippet = !!site && !raw;
+  const src = tag && tag.src ? new URL(tag.src, location.href) : null;
+  const found = src && /^(.*)\/consent\.js$/.exec(src.pathname);
+  let base = (attr("data-prefix") || (found ? found[1] : "/_consent")).replace(/\/+$/, "");
+  if (snippet && src) base = new URL(base, src).href.replace(/\/+$/, "");
+  const warn = (what, err) => console.warn("consent-gateway: " + what, err);
+  const frames = new WeakSet();
+  let state = null, ui = null, busy = false, pendingOpen = false, opener = null;
+  try {
+    state = raw && JSON.parse(raw);
+  } catch (err) {
+    warn("bad data-state", err);
+  }
 
-  var DEFAULT_PREFIX = "/_consent";
-  var ACTIONS = ["accept_all", "reject_all", "settings", "custom", "withdraw"];
-  var TEXT_KEYS = { custom: "save" };
-
-  var tag = document.getElementById("consent-gateway") || document.currentScript;
-  var nonce = (tag && (tag.nonce || tag.getAttribute("nonce"))) || "";
-  var state = null;
-  var prefix = DEFAULT_PREFIX;
-  var ui = null;
-  var busy = false;
-  var pendingOpen = false;
-  var loadedFrames = new WeakSet();
-
-  /* ---------- helpers ---------- */
-
-  function el(name, attrs, text) {
-    var node = document.createElement(name);
-    Object.keys(attrs || {}).forEach(function (key) {
-      node.setAttribute(key, attrs[key]);
-    });
+  const el = (name, attrs, text) => {
+    const node = D.createElement(name);
+    for (const key in attrs) node.setAttribute(key, attrs[key]);
     if (text != null) node.textContent = String(text);
     return node;
+  };
+  const emit = (name, detail) => D.dispatchEvent(new CustomEvent(name, { detail }));
+  const consent = () => state && state.consent;
+  const categories = () => (consent() ? Object.assign({}, consent().categories) : null);
+  const granted = (id) => !!consent() && (consent().categories || {})[id] === true;
+  // false for no decision or an automatic one from GPC
+  const explicit = () => !!consent() && consent().explicit !== false;
+
+  // Google Consent Mode v2. Snippet: the state comes later, so deny now and wait briefly.
+  const mode = state ? state.consent_mode : { wait_for_update: 500 };
+  function gtag() {
+    W.dataLayer.push(arguments);
   }
-
-  function emit(name, detail) {
-    document.dispatchEvent(new CustomEvent(name, { detail: detail }));
-  }
-
-  function whenBodyReady(fn) {
-    if (document.body) fn();
-    else document.addEventListener("DOMContentLoaded", fn, { once: true });
-  }
-
-  function safeUrl(value) {
-    if (typeof value !== "string" || !value) return null;
-    try {
-      var protocol = new URL(value, location.href).protocol;
-      return protocol === "https:" || protocol === "http:" ? value : null;
-    } catch (err) {
-      return null;
-    }
-  }
-
-  function categories() {
-    return state && state.consent ? Object.assign({}, state.consent.categories || {}) : null;
-  }
-
-  function granted(id) {
-    return !!(state && state.consent && (state.consent.categories || {})[id] === true);
-  }
-
-  /* ---------- state ---------- */
-
-  function guessPrefix() {
-    var fromAttr = tag && tag.getAttribute("data-prefix");
-    if (fromAttr) return fromAttr.replace(/\/+$/, "");
-    var match = /^(.*)\/consent\.js(?:[?#]|$)/.exec((tag && tag.getAttribute("src")) || "");
-    return match ? match[1] : DEFAULT_PREFIX;
-  }
-
-  async function loadState() {
-    var raw = tag && tag.getAttribute("data-state");
-    if (raw) {
-      try {
-        return JSON.parse(raw);
-      } catch (err) {
-        console.warn("consent-gateway: unreadable data-state, fetching it", err);
+  const signals = (on) => {
+    const out = {};
+    for (const cat in SIGNALS) {
+      for (const name of SIGNALS[cat]) {
+        out[name] = cat === "necessary" || on(cat, name) ? "granted" : "denied";
       }
     }
-    var response = await fetch(guessPrefix() + "/state", {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-    if (!response.ok) throw new Error("state: HTTP " + response.status);
+    return out;
+  };
+  const defaults = (settings, regionsOnly) => {
+    const all = signals(() => false);
+    if (settings.wait_for_update != null) all.wait_for_update = settings.wait_for_update;
+    if (!regionsOnly) gtag("consent", "default", all);
+    for (const entry of settings.regions || []) {
+      const region = signals((cat, name) => (entry.granted || []).includes(name));
+      region.region = entry.region;
+      gtag("consent", "default", region);
+    }
+  };
+  const update = () => mode && consent() && gtag("consent", "update", signals(granted));
+  if (mode) {
+    W.dataLayer = W.dataLayer || [];
+    if (!W.gtag) W.gtag = gtag;
+    defaults(mode);
+  }
+
+  const token = () => {
+    const m = snippet && /(?:^|;\s*)cg_consent=([^;]+)/.exec(D.cookie);
+    return m ? decodeURIComponent(m[1]) : "";
+  };
+  // Snippet mode only. Safari caps script-written cookies at 7 days: that is why proxy mode
+  // has the server set an HttpOnly cookie instead.
+  const keepToken = (value, expiresAt) => {
+    const age = Math.max(0, Math.round((Date.parse(expiresAt) - Date.now()) / 1e3)) || 0;
+    D.cookie = `cg_consent=${encodeURIComponent(value)}; Path=/; Max-Age=${age}; SameSite=Lax` +
+      (location.protocol === "https:" ? "; Secure" : "");
+  };
+  const call = async (path, body) => {
+    const headers = { Accept: "application/json" };
+    const init = { credentials: snippet ? "omit" : "same-origin", headers };
+    if (token()) headers["X-Consent-Token"] = token();
+    if (body) {
+      if (snippet) body.site = site;
+      headers["Content-Type"] = "application/json";
+      init.method = "POST";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(base + path, init);
+    if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     return response.json();
-  }
+  };
 
-  /* ---------- building the banner ---------- */
-
-  function buildCategory(cat, texts, inputs) {
-    var inputId = "cg-cat-" + cat.id;
-    var row = el("div", { class: "cg-cat" });
-    var head = el("div", { class: "cg-cat-head" });
-    var input = el("input", {
-      type: "checkbox",
-      class: "cg-switch",
-      name: cat.id,
-      id: inputId,
-      "aria-describedby": inputId + "-desc",
-    });
-    head.append(input, el("label", { class: "cg-cat-title", for: inputId }, cat.title));
-    if (cat.locked) head.append(el("span", { class: "cg-always-on" }, texts.always_on));
-    row.append(head, el("p", { class: "cg-cat-desc", id: inputId + "-desc" }, cat.description));
-    inputs[cat.id] = input;
-    return row;
-  }
-
-  function buildUi() {
-    var texts = state.texts || {};
-    var root = el("div", {
-      class: "cg-banner",
-      role: "dialog",
-      "aria-modal": "false",
-      "aria-labelledby": "cg-title",
-      "aria-describedby": "cg-body",
+  const buildUi = () => {
+    const texts = state.texts || {};
+    const root = el("div", {
+      class: "cg-banner", role: "dialog", "aria-modal": "false",
+      "aria-labelledby": "cg-title", "aria-describedby": "cg-body",
     });
     if (state.language) root.lang = state.language;
     root.hidden = true;
-
-    var body = el("p", { id: "cg-body", class: "cg-body" }, texts.body);
-    var href = safeUrl(state.privacy_statement_url);
-    if (href && texts.privacy_link) {
-      body.append(" ", el("a", { class: "cg-link", href: href }, texts.privacy_link));
+    const body = el("p", { id: "cg-body", class: "cg-body" }, texts.body);
+    const link = el("a", { class: "cg-link", href: state.privacy_statement_url }, texts.privacy_link);
+    if (state.privacy_statement_url && texts.privacy_link && /^https?:$/.test(link.protocol)) {
+      body.append(" ", link);
     }
-
-    var inputs = {};
-    var settings = el("div", { class: "cg-settings", id: "cg-settings" });
+    const inputs = {};
+    const settings = el("div", { class: "cg-settings", id: "cg-settings" });
     settings.hidden = true;
-    (state.categories || []).forEach(function (cat) {
-      settings.append(buildCategory(cat, texts, inputs));
-    });
-
-    var buttons = {};
-    var actions = el("div", { class: "cg-actions" });
-    ACTIONS.forEach(function (action) {
-      var button = el(
-        "button",
+    for (const cat of state.categories || []) {
+      const id = "cg-cat-" + cat.id;
+      const head = el("div", { class: "cg-cat-head" });
+      const input = (inputs[cat.id] = el("input", {
+        type: "checkbox", class: "cg-switch", name: cat.id, id, "aria-describedby": id + "-desc",
+      }));
+      head.append(input, el("label", { class: "cg-cat-title", for: id }, cat.title));
+      if (cat.locked) head.append(el("span", { class: "cg-always-on" }, texts.always_on));
+      const row = el("div", { class: "cg-cat" });
+      row.append(head, el("p", { class: "cg-cat-desc", id: id + "-desc" }, cat.description));
+      settings.append(row);
+    }
+    const buttons = {};
+    const actions = el("div", { class: "cg-actions" });
+    for (const action of ACTIONS) {
+      actions.append((buttons[action] = el("button",
         { type: "button", class: "cg-btn", "data-cg-action": action },
-        texts[TEXT_KEYS[action] || action]
-      );
-      buttons[action] = button;
-      actions.append(button);
-    });
-
+        texts[action === "custom" ? "save" : action])));
+    }
     root.append(el("h2", { id: "cg-title", class: "cg-title" }, texts.title), body, settings, actions);
-    root.addEventListener("click", onBannerClick);
-
-    var reopen = el("button", { class: "cg-reopen", type: "button" }, texts.reopen);
-    reopen.hidden = true;
-    reopen.addEventListener("click", function () {
-      showBanner(true);
+    root.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-cg-action]");
+      const action = button && button.getAttribute("data-cg-action");
+      if (action === "settings") show(true);
+      else if (action) decide(action);
     });
+    D.body.append(root);
+    let reopen = null;
+    if (state.floating_button !== false) {
+      reopen = el("button", { class: "cg-reopen", type: "button" }, texts.reopen);
+      reopen.hidden = true;
+      reopen.addEventListener("click", () => show(true));
+      D.body.append(reopen);
+    }
+    return { root, settings, inputs, buttons, reopen };
+  };
 
-    document.body.append(root, reopen);
-    return { root: root, settings: settings, inputs: inputs, buttons: buttons, reopen: reopen };
-  }
-
-  /* ---------- showing and hiding ---------- */
-
-  function syncSwitches() {
-    (state.categories || []).forEach(function (cat) {
-      var input = ui.inputs[cat.id];
-      input.checked = cat.locked ? true : granted(cat.id);
+  const sync = () => {
+    for (const cat of state.categories || []) {
+      const input = ui.inputs[cat.id];
+      input.checked = !!cat.locked || (explicit() && granted(cat.id));
       input.disabled = !!cat.locked;
+    }
+  };
+  const settingsOpen = () => !!ui && !ui.root.hidden && !ui.settings.hidden;
+
+  const show = (full) => {
+    if (!ui) return void (pendingOpen = pendingOpen || full);
+    const { root, buttons } = ui;
+    const opening = full && !settingsOpen();
+    if (opening) opener = D.activeElement !== D.body ? D.activeElement : null;
+    sync();
+    ui.settings.hidden = !full;
+    buttons.settings.hidden = full;
+    buttons.custom.hidden = !full;
+    buttons.withdraw.hidden = !(full && explicit() &&
+      Object.keys(SIGNALS).some((id) => id !== "necessary" && granted(id)));
+    root.classList.toggle("cg-expanded", full);
+    root.setAttribute("aria-modal", String(full));
+    root.hidden = false;
+    if (ui.reopen) ui.reopen.hidden = true;
+    if (opening) (ui.settings.querySelector("input:not(:disabled)") || buttons.custom).focus();
+  };
+  const restoreFocus = () => {
+    [opener, ui.reopen, ui.buttons.settings].some((node) => {
+      if (node) node.focus();
+      return node && D.activeElement === node;
     });
-  }
-
-  function isSettingsOpen() {
-    return !!ui && !ui.root.hidden && !ui.settings.hidden;
-  }
-
-  function showBanner(settingsLayer) {
-    if (!ui) {
-      pendingOpen = pendingOpen || settingsLayer;
-      return;
-    }
-    syncSwitches();
-    ui.settings.hidden = !settingsLayer;
-    ui.buttons.settings.hidden = settingsLayer;
-    ui.buttons.custom.hidden = !settingsLayer;
-    ui.buttons.withdraw.hidden = !(settingsLayer && state.consent);
-    ui.root.classList.toggle("cg-expanded", settingsLayer);
-    ui.root.hidden = false;
-    ui.reopen.hidden = true;
-    if (settingsLayer) {
-      var first = ui.settings.querySelector("input:not([disabled])") || ui.buttons.custom;
-      first.focus();
-    }
-  }
-
-  function hideBanner() {
-    var hadFocus = ui.root.contains(document.activeElement);
+    opener = null;
+  };
+  const hide = () => {
+    const hadFocus = ui.root.contains(D.activeElement);
     ui.root.hidden = true;
-    ui.reopen.hidden = false;
-    if (hadFocus) ui.reopen.focus();
-  }
+    ui.root.setAttribute("aria-modal", "false");
+    if (ui.reopen) ui.reopen.hidden = false;
+    if (hadFocus) restoreFocus();
+  };
 
-  function closeSettings() {
-    if (state.consent) {
-      hideBanner();
-    } else {
-      showBanner(false);
-      ui.buttons.settings.focus();
-    }
-  }
-
-  /* ---------- decisions ---------- */
-
-  function chosen(action) {
-    var out = {};
-    (state.categories || []).forEach(function (cat) {
-      if (cat.locked) return;
-      if (action === "accept_all") out[cat.id] = true;
-      else if (action === "reject_all") out[cat.id] = false;
-      else out[cat.id] = !!ui.inputs[cat.id].checked;
-    });
-    return out;
-  }
-
-  async function post(path, body) {
-    var response = await fetch(prefix + path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(path + ": HTTP " + response.status);
-    var data = await response.json();
-    if (!data || typeof data.categories !== "object" || data.categories === null) {
-      throw new Error(path + ": unexpected response");
-    }
-    return data;
-  }
-
-  async function decide(action) {
+  const decide = async (action) => {
     if (busy) return;
     busy = true;
     ui.root.setAttribute("aria-busy", "true");
-    var common = { page: location.pathname, language: state.language, source: "banner" };
+    const body = { page: location.pathname, language: state.language, source: "banner" };
+    if (action !== "withdraw") {
+      body.action = action;
+      body.categories = {};
+      for (const cat of state.categories || []) {
+        if (!cat.locked) {
+          body.categories[cat.id] =
+            action === "custom" ? ui.inputs[cat.id].checked : action === "accept_all";
+        }
+      }
+    }
     try {
-      var data =
-        action === "withdraw"
-          ? await post("/withdraw", common)
-          : await post(
-              "/consent",
-              Object.assign({ action: action, categories: chosen(action) }, common)
-            );
-      applyDecision(data);
+      apply(await call(action === "withdraw" ? "/withdraw" : "/consent", body));
     } catch (err) {
-      console.warn("consent-gateway: decision not recorded", err);
+      warn("decision not recorded", err);
     } finally {
       busy = false;
       ui.root.removeAttribute("aria-busy");
     }
-  }
+  };
 
-  function applyDecision(data) {
+  const apply = (data) => {
+    if (!data || typeof data.categories !== "object" || !data.categories) {
+      throw new Error("unexpected response");
+    }
+    if (data.token) {
+      if (snippet) keepToken(data.token, data.expires_at);
+      delete data.token;
+    }
     state.consent = data;
-    hideBanner();
+    update();
+    if (ui) {
+      if (explicit()) hide();
+      else sync(); // GPC: the banner still asks
+    }
     unblock();
     emit("consent:change", categories());
-  }
+  };
 
-  function onBannerClick(event) {
-    var button = event.target.closest("[data-cg-action]");
-    if (!button) return;
-    var action = button.getAttribute("data-cg-action");
-    if (action === "settings") showBanner(true);
-    else decide(action);
-  }
-
-  /* ---------- unblocking ---------- */
-
-  function allowed(list) {
-    var ids = String(list || "").split(/[\s,]+/).filter(Boolean);
+  const allowed = (list) => {
+    const ids = String(list || "").split(/[\s,]+/).filter(Boolean);
     return ids.length > 0 && ids.every(granted);
-  }
+  };
 
-  function activateScript(old) {
-    var script = document.createElement("script");
-    Array.prototype.forEach.call(old.attributes, function (attr) {
-      if (attr.name !== "type" && attr.name !== "data-consent-category" && attr.name !== "nonce") {
-        script.setAttribute(attr.name, attr.value);
+  const unblock = () => {
+    if (!consent()) return;
+    for (const old of D.querySelectorAll('script[type="text/plain"][data-consent-category]')) {
+      if (!allowed(old.getAttribute("data-consent-category"))) continue;
+      const script = D.createElement("script");
+      for (const a of old.attributes) {
+        if (!/^(type|data-consent-category|nonce)$/.test(a.name)) script.setAttribute(a.name, a.value);
       }
-    });
-    var scriptNonce = nonce || old.nonce;
-    if (scriptNonce) script.nonce = scriptNonce;
-    if (old.hasAttribute("src")) {
-      if (!old.hasAttribute("async")) script.async = false; // keep document order
-    } else {
-      script.text = old.text;
+      if (nonce || old.nonce) script.nonce = nonce || old.nonce;
+      if (!old.hasAttribute("src")) script.text = old.text;
+      else if (!old.hasAttribute("async")) script.async = false; // keep document order
+      old.replaceWith(script);
     }
-    old.parentNode.replaceChild(script, old);
-  }
-
-  function unblock() {
-    if (!state || !state.consent) return;
-    var scripts = document.querySelectorAll('script[type="text/plain"][data-consent-category]');
-    Array.prototype.forEach.call(scripts, function (old) {
-      if (allowed(old.getAttribute("data-consent-category"))) activateScript(old);
-    });
-    var frames = document.querySelectorAll("iframe[data-src][data-consent-category]");
-    Array.prototype.forEach.call(frames, function (frame) {
-      if (loadedFrames.has(frame) || !allowed(frame.getAttribute("data-consent-category"))) return;
-      loadedFrames.add(frame);
+    for (const frame of D.querySelectorAll("iframe[data-src][data-consent-category]")) {
+      if (frames.has(frame) || !allowed(frame.getAttribute("data-consent-category"))) continue;
+      frames.add(frame);
       frame.setAttribute("src", frame.getAttribute("data-src"));
-    });
-  }
+    }
+  };
 
-  /* ---------- global listeners and API ---------- */
-
-  document.addEventListener("click", function (event) {
-    var opener = event.target.closest && event.target.closest("[data-consent-open]");
-    if (!opener) return;
+  D.addEventListener("click", (event) => {
+    if (!(event.target.closest && event.target.closest("[data-consent-open]"))) return;
     event.preventDefault();
-    showBanner(true);
+    show(true);
   });
 
-  document.addEventListener("keydown", function (event) {
-    if ((event.key === "Escape" || event.key === "Esc") && !event.defaultPrevented && isSettingsOpen()) {
+  D.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || !settingsOpen()) return;
+    if (event.key === "Escape" || event.key === "Esc") {
       event.preventDefault();
-      closeSettings();
+      if (explicit()) return hide();
+      show(false);
+      restoreFocus();
+    } else if (event.key === "Tab") {
+      const stops = [...ui.root.querySelectorAll("a[href],button,input")].filter(
+        (node) => !node.disabled && node.getClientRects().length > 0);
+      const edge = event.shiftKey ? stops[0] : stops[stops.length - 1];
+      if (!ui.root.contains(D.activeElement) || D.activeElement === edge) {
+        event.preventDefault();
+        (event.shiftKey ? stops[stops.length - 1] : stops[0]).focus();
+      }
     }
   });
 
-  window.consentGateway = {
+  W.consentGateway = {
     get: categories,
-    open: function () {
-      showBanner(true);
-    },
-    onChange: function (fn) {
-      var handler = function (event) {
-        fn(event.detail);
-      };
-      document.addEventListener("consent:change", handler);
-      return function () {
-        document.removeEventListener("consent:change", handler);
-      };
+    open: () => show(true),
+    onChange: (fn) => {
+      const handler = (event) => fn(event.detail);
+      D.addEventListener("consent:change", handler);
+      return () => D.removeEventListener("consent:change", handler);
     },
   };
 
-  /* ---------- start ---------- */
-
-  async function start() {
-    try {
-      state = await loadState();
-    } catch (err) {
-      console.warn("consent-gateway: no consent state, banner not shown", err);
-      emit("consent:ready", null);
-      return;
-    }
-    prefix = (state.prefix || guessPrefix()).replace(/\/+$/, "");
-    whenBodyReady(function () {
-      ui = buildUi();
-      if (!state.consent) showBanner(false);
-      else hideBanner();
-      if (pendingOpen) showBanner(true);
-      unblock();
-      emit("consent:ready", categories());
+  // snippet: load our stylesheet before the banner exists (no layout shift)
+  const styled = snippet && !D.querySelector('link[href*="/consent.css"]') &&
+    new Promise((done) => {
+      const link = el("link", { rel: "stylesheet", href: base + "/consent.css" });
+      if (nonce) link.nonce = nonce;
+      link.onload = link.onerror = done;
+      D.head.append(link);
     });
-  }
 
-  start();
+  (async () => {
+    if (!state) {
+      try {
+        const lang = encodeURIComponent(D.documentElement.lang || "");
+        state = await call(snippet ? `/state?site=${encodeURIComponent(site)}&lang=${lang}` : "/state");
+        if (state.consent_mode) defaults(state.consent_mode, true);
+      } catch (err) {
+        warn("no state", err);
+        return emit("consent:ready", null);
+      }
+    }
+    if (!snippet) base = (state.prefix || base).replace(/\/+$/, "");
+    update();
+    if (state.honour_gpc && state.consent === null && navigator.globalPrivacyControl === true) {
+      call("/consent", { action: "gpc", source: "gpc", page: location.pathname, language: state.language })
+        .then((data) => explicit() || apply(data)) // a choice made meanwhile wins
+        .catch((err) => warn("decision not recorded", err));
+    }
+    await styled;
+    if (D.readyState === "loading") {
+      await new Promise((done) => D.addEventListener("DOMContentLoaded", done, { once: true }));
+    }
+    ui = buildUi();
+    if (explicit()) hide();
+    else show(false);
+    if (pendingOpen) show(true);
+    unblock();
+    emit("consent:ready", categories());
+  })();
 })();

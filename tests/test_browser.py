@@ -7,27 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser_support import chromium
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/test installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -66,17 +57,17 @@ def test_accepting_sets_an_httponly_cookie_and_runs_held_back_scripts(
     page: Page, live_server: LiveServer, tmp_path: Path
 ) -> None:
     page.goto(live_server.url + "/")
-    expect(page.locator("#analytics-status")).to_have_text("not loaded")
+    expect(page.locator("#analytics-status")).to_have_text("niet geladen")
     page.get_by_role("button", name="Alles accepteren").click()
     expect(page.get_by_role("dialog")).to_be_hidden()
-    expect(page.locator("#analytics-status")).to_contain_text("loaded (you accepted")
+    expect(page.locator("#analytics-status")).to_contain_text("geladen (u accepteerde")
     cookie = next(c for c in page.context.cookies() if c["name"] == "consent")
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
     assert page.evaluate("document.cookie").find("consent=") == -1  # scripts cannot read it
     page.reload()
     expect(page.locator(".cg-reopen")).to_be_visible()
     expect(page.get_by_role("dialog")).to_be_hidden()
-    expect(page.locator("#analytics-status")).to_contain_text("loaded")
+    expect(page.locator("#analytics-status")).to_contain_text("geladen (u accepteerde")
     assert logged_actions(tmp_path) == [
         ("accept_all", '["necessary", "preferences", "analytics", "marketing"]')]
 
@@ -108,7 +99,7 @@ def test_settings_offer_one_switch_per_category_nothing_pre_ticked(
     page.locator("#cg-cat-analytics").check()
     page.get_by_role("button", name="Keuze opslaan").click()
     expect(page.get_by_role("dialog")).to_be_hidden()
-    expect(page.locator("#analytics-status")).to_contain_text("loaded")
+    expect(page.locator("#analytics-status")).to_contain_text("geladen (u accepteerde")
     assert logged_actions(tmp_path) == [("custom", '["necessary", "analytics"]')]
 
 
@@ -118,7 +109,7 @@ def test_the_footer_link_reopens_settings_and_withdraw_is_one_click(
     page.goto(live_server.url + "/")
     page.get_by_role("button", name="Alles accepteren").click()
     expect(page.get_by_role("dialog")).to_be_hidden()
-    page.get_by_role("link", name="Cookie settings").click()
+    page.get_by_role("link", name="Cookie-instellingen").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     expect(page.locator("#cg-cat-marketing")).to_be_checked()
     page.get_by_role("button", name="Toestemming intrekken").click()
