@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Category
 
@@ -93,7 +94,7 @@ class ConsentCookieCodec:
     def decode(
         self, value: str | None, *, site: str, revision: int, now: datetime
     ) -> Consent | None:
-        if not value or len(value) > MAX_COOKIE_CHARS:
+        if not value or len(value) > MAX_COOKIE_CHARS or not _canonical_signature(value):
             return None
         try:
             payload = self._serializer().loads(value)
@@ -105,6 +106,16 @@ class ConsentCookieCodec:
         if consent.decided_at > now + _CLOCK_SKEW or consent.expires_at(self.lifetime) <= now:
             return None
         return consent
+
+
+def _canonical_signature(value: str) -> bool:
+    """The last base64 character of the signature carries padding bits the decoder ignores,
+    so four spellings verify; only the one we issue counts, or an altered cookie would."""
+    signature = value.rpartition(".")[2]
+    try:
+        return base64_encode(base64_decode(signature)).decode("ascii") == signature
+    except (BadData, ValueError):
+        return False
 
 
 def _consent_from_payload(payload: object) -> Consent | None:

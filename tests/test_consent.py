@@ -222,3 +222,24 @@ def test_necessary_survives_the_cookie_round_trip_of_a_rejection() -> None:
     assert decoded is not None
     assert decoded.categories() == {c: c == "necessary" for c in CATEGORIES}
     assert decoded.denied == frozenset(OPTIONAL_CATEGORIES)
+
+
+def test_a_signature_spelt_differently_in_its_padding_bits_is_refused() -> None:
+    """base64 leaves the last character's low bits unused: 'A'..'D' decode alike. Every
+    one-character change must still be refused, so only the issued spelling verifies."""
+    issued = codec().encode(make_consent("analytics"))
+    group = BASE64URL.index(issued[-1]) // 4 * 4
+    siblings = [c for c in BASE64URL[group:group + 4] if c != issued[-1]]
+    assert len(siblings) == 3
+    for sibling in siblings:
+        assert decode(issued[:-1] + sibling) is None
+    assert decode(issued) is not None
+
+
+def test_every_other_character_in_every_position_is_refused() -> None:
+    value = codec().encode(make_consent("preferences"))
+    survivors = [
+        (i, c) for i in range(len(value)) for c in BASE64URL + "."
+        if c != value[i] and decode(value[:i] + c + value[i + 1:]) is not None
+    ]
+    assert survivors == []
