@@ -162,3 +162,19 @@ def noscript_markup(*, preferences_url: str, label: str, page: str) -> str:
         f'<noscript><p class="cg-noscript"><a href="{href}">{html.escape(label)}</a></p>'
         "</noscript>"
     )
+
+
+def embed_placeholder(view: BannerView, category: str, host: str) -> str:
+    """Stands in for a held-back iframe: says whose content it is and offers to load it once
+    or to allow its category for good (consent.js wires the buttons)."""
+    title = next((c["title"] for c in view.categories if c["id"] == category), category)
+    text = view.texts["embed_blocked"].replace("{host}", host).replace("{category}", title)
+    allow = view.texts["always_allow"].replace("{category}", title)
+    return (
+        f'<div class="cg-embed" data-consent-placeholder="{html.escape(category)}" role="group" '
+        f'aria-label="{html.escape(text)}"><p>{html.escape(text)}</p>'
+        f'<button type="button" class="cg-btn" data-cg-load-once>'
+        f"{html.escape(view.texts['load_once'])}</button> "
+        f'<button type="button" class="cg-btn" data-cg-allow="{html.escape(category)}">'
+        f"{html.escape(allow)}</button></div>"
+    )

@@ -56,6 +56,14 @@ class ServerConfig(_Section):
         "verify, for rotation). Only from the environment (`GATEWAY_SERVER_SECRET_KEYS`, "
         "comma-separated) or `secret_keys_file`; refused in the TOML file.",
     )
+    upstream_connect_timeout: float = Field(
+        3.0, gt=0, le=60,
+        description="Seconds to wait for a connection to the upstream before answering 502.",
+    )
+    upstream_read_timeout: float = Field(
+        30.0, gt=0, le=600,
+        description="Seconds to wait for the upstream's next bytes before answering 504.",
+    )
     secret_keys_file: str = Field(
         "data/secret_keys",
         description="File with one signing key per line, newest first, used when "
@@ -229,6 +237,18 @@ class BannerTexts(_Section):
         min_length=1, max_length=60,
         description="Link from the preferences page back to the website.",
     )
+    embed_blocked: str = Field(
+        min_length=1, max_length=300,
+        description="Shown in place of a held-back embed (video, map); `{host}` and "
+        "`{category}` are filled in.",
+    )
+    load_once: str = Field(
+        min_length=1, max_length=40, description="Loads one held-back embed, this time only."
+    )
+    always_allow: str = Field(
+        min_length=1, max_length=60,
+        description="Grants the embed's category for good; `{category}` is filled in.",
+    )
 
 
 class BannerConfig(_Section):
@@ -291,6 +311,27 @@ class CookieRule(_Section):
     category: Category = Field(description="Category the matching cookies belong to.")
 
 
+class BlockingRule(_Section):
+    host: str = Field(
+        min_length=1, max_length=253,
+        description="Script or iframe host: the domain and all its subdomains "
+        "(`googletagmanager.com`), or a glob (`*.fbcdn.net`).",
+    )
+    category: Category = Field(description="Category the host's scripts and embeds need.")
+    markers: tuple[str, ...] = Field(
+        (),
+        description="Inline-script markers (`gtag(`, `fbq(`, `_paq.push`): an inline script "
+        "containing one is held back like the host's scripts.",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _lowercase_host(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.*?\-\[\]]+", value):
+            raise ValueError(f"{value!r} is not a host name or glob")
+        return value.lower()
+
+
 class PrivacyConfig(_Section):
     ipv4_mask_bytes: int = Field(
         1, ge=1, le=3,
@@ -331,6 +372,7 @@ class GatewayConfig(_Section):
         default_factory=ConsentModeConfig, description="[consent_mode]"
     )
     cookies: tuple[CookieRule, ...] = Field((), description="[[cookies]]")
+    blocking: tuple[BlockingRule, ...] = Field((), description="[[blocking]]")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="[privacy]")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="[storage]")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Literal
 
@@ -79,6 +81,34 @@ def strip_request_cookies(
     return "; ".join(kept), dropped
 
 
-def expire_cookie(name: str, *, path: str = "/") -> str:
-    """A `Set-Cookie` that makes the browser delete a cookie (HttpOnly ones included)."""
-    return f"{name}=; Max-Age=0; Path={path}; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+def set_cookie_attributes(header_value: str) -> dict[str, str]:
+    """`Path`, `Domain`, `HttpOnly`… of a `Set-Cookie` value, keys lower-cased. Attributes are
+    plain `name[=value]` pairs after the first `;`, so a split is the whole grammar."""
+    attributes: dict[str, str] = {}
+    for part in header_value.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip():
+            attributes[key.strip().lower()] = value.strip()
+    return attributes
+
+
+def expire_cookie(name: str, *, path: str = "/", domain: str | None = None) -> str:
+    """A `Set-Cookie` that makes the browser delete a cookie (HttpOnly ones included). The
+    browser only deletes a cookie whose name, path and domain all match."""
+    value = f"{name}=; Max-Age=0; Path={path or '/'}; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    return value + (f"; Domain={domain}" if domain else "")
+
+
+@dataclass(frozen=True, slots=True)
+class SeenCookie:
+    """One cookie name a site sets, as the inventory keeps it for the admin dashboard."""
+
+    site: str
+    name: str
+    category: str  # a Category, or "unknown" when no [[cookies]] rule names it
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    path: str
+    domain: str
+    http_only: bool

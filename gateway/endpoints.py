@@ -18,7 +18,6 @@ from gateway import __version__
 from gateway.banner import consent_json
 from gateway.choice import Choice, choice_from_form, choice_from_json, safe_return_path
 from gateway.consent import Consent
-from gateway.cookies import expire_cookie
 from gateway.errors import (
     BadRequest,
     CrossSiteRequest,
@@ -190,10 +189,13 @@ class _Handlers:
         )
         # Cookies of categories the visitor no longer allows are deleted now, HttpOnly
         # ones included, rather than lingering until they expire.
-        for name in ctx.cookies:
-            category = self.gateway.classifier.category_of(name)
-            if category is not None and not consent.allows(category):
-                response.headers.append("set-cookie", expire_cookie(name))
+        withdrawn = [
+            name for name in ctx.cookies
+            if (category := self.gateway.classifier.category_of(name)) is not None
+            and not consent.allows(category)
+        ]
+        for value in self.gateway.expiring_cookies(ctx.site.id, withdrawn):
+            response.headers.append("set-cookie", value)
 
     async def health(self, request: Request) -> Response:
         try:

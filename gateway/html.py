@@ -118,3 +118,30 @@ def vary_with_cookie(upstream: str | None) -> str:
 def weak_etag(etag: str) -> str:
     """The body changed, so a strong validator would lie; a weak one still allows 304s."""
     return etag if etag.startswith("W/") else f"W/{etag}"
+
+
+def add_nonce_to_csp(policy: str, nonce: str) -> str:
+    """Let our nonce'd tags through the site's own Content-Security-Policy.
+
+    The nonce goes into the directive that governs scripts (`script-src`, else
+    `default-src`) and the one for styles. A directive relying on `'unsafe-inline'` without
+    any nonce or hash is left alone: adding a nonce there would switch `'unsafe-inline'` off
+    in CSP 2 browsers and break the site's own inline code.
+    """
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    names = [d.split()[0].lower() for d in directives]
+    targets = {
+        f"{kind}-src" if f"{kind}-src" in names else "default-src" for kind in ("script", "style")
+    }
+    targets |= {name for name in names if name in ("script-src-elem", "style-src-elem")}
+    return "; ".join(
+        f"{directive} 'nonce-{nonce}'"
+        if name in targets and _nonce_is_harmless(directive) else directive
+        for directive, name in zip(directives, names, strict=True)
+    )
+
+
+def _nonce_is_harmless(directive: str) -> bool:
+    sources = directive.lower().split()[1:]
+    has_nonce_or_hash = any(s.startswith(("'nonce-", "'sha")) for s in sources)
+    return "'unsafe-inline'" not in sources or has_nonce_or_hash

@@ -15,21 +15,25 @@ from typing import Final
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.banner import banner_tags, noscript_markup
+from gateway.banner import BannerView, banner_tags, embed_placeholder, noscript_markup
+from gateway.blocking import ScriptBlocker
 from gateway.config import GatewayConfig
 from gateway.configfile import load_config
 from gateway.consent import Consent
-from gateway.cookies import expire_cookie, filter_set_cookies, strip_request_cookies
+from gateway.cookies import filter_set_cookies, set_cookie_name, strip_request_cookies
+from gateway.encoding import Decoder, decoder_for
 from gateway.endpoints import build_endpoints
 from gateway.html import (
     ASCII_COMPATIBLE_CHARSETS,
     PageInjector,
+    add_nonce_to_csp,
     private_cache_control,
     vary_with_cookie,
     weak_etag,
 )
 from gateway.service import SCOPE_KEY, Gateway, RequestContext
 from gateway.static_files import default_config_path
+from gateway.types import Category
 
 GPC_PATH: Final = "/.well-known/gpc.json"
 _NO_BODY_STATUSES: Final = frozenset({204, 205, 304})
@@ -70,13 +74,17 @@ class ConsentMiddleware:
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         await self.gateway.start()  # no-op once started; covers servers without lifespan
         ctx = self.gateway.context_for(scope)
         scope[SCOPE_KEY] = ctx
         scope["consent"] = ctx.consent
+        if scope["type"] == "websocket":
+            self._strip_request_cookies(scope, ctx)  # no response headers to delete them with
+            await self.app(scope, receive, send)
+            return
         path: str = scope["path"]
         if path.startswith(self.prefix + "/") or path in (self.prefix, GPC_PATH):
             await self.endpoints(scope, receive, send)
@@ -121,8 +129,36 @@ class ConsentMiddleware:
         await self.app(scope, receive_and_start, send_and_stop)
 
 
+class _HtmlPipeline:
+    """Decode the upstream's encoding, hold back blocked scripts and embeds, inject the
+    banner: each stage streams, so a page is never buffered whole."""
+
+    def __init__(
+        self, decoder: Decoder | None, blocker: ScriptBlocker | None, injector: PageInjector
+    ) -> None:
+        self.decoder = decoder
+        self.blocker = blocker
+        self.injector = injector
+
+    def feed(self, chunk: bytes) -> bytes:
+        pieces = self.decoder.feed(chunk) if self.decoder else (chunk,)
+        return b"".join(self._rewrite(piece) for piece in pieces)
+
+    def finish(self) -> bytes:
+        tail = self._rewrite(self.decoder.finish()) if self.decoder else b""
+        if self.blocker is not None:
+            tail += self.injector.feed(self.blocker.finish())
+        return tail + self.injector.finish()
+
+    def _rewrite(self, piece: bytes) -> bytes:
+        if self.blocker is not None:
+            piece = self.blocker.feed(piece)
+        return self.injector.feed(piece)
+
+
 class _ResponseFilter:
-    """The `send` of one request: filters `Set-Cookie`, injects the banner into HTML."""
+    """The `send` of one request: records and filters `Set-Cookie`, deletes stale cookies,
+    rewrites HTML."""
 
     def __init__(
         self, gateway: Gateway, ctx: RequestContext, scope: Scope, send: Send, stale: list[str]
@@ -133,35 +169,44 @@ class _ResponseFilter:
         self.path: str = scope.get("path", "/")
         self.send = send
         self.stale_cookies = stale
-        self.injector: PageInjector | None = None
+        self.pipeline: _HtmlPipeline | None = None
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             await self._on_start(message)
-        elif message["type"] == "http.response.body" and self.injector is not None:
-            body = self.injector.feed(message.get("body", b""))
+        elif message["type"] == "http.response.body" and self.pipeline is not None:
+            body = self.pipeline.feed(message.get("body", b""))
             more = message.get("more_body", False)
             if not more:
-                body += self.injector.finish()
+                body += self.pipeline.finish()
             message = {"type": "http.response.body", "body": body, "more_body": more}
         await self.send(message)
 
     async def _on_start(self, message: Message) -> None:
         headers = MutableHeaders(scope=message)
-        own = self.gateway.cookie_name(self.ctx.https)
-        passed, blocked = filter_set_cookies(
-            headers.getlist("set-cookie"), self.gateway.classifier, self.ctx.consent,
-            own_cookie=own,
-        )
+        self._filter_set_cookies(headers)
+        if self._is_rewritable(headers, message["status"]):
+            await self._honour_gpc(headers)
+            self._prepare_rewrite(headers)
+
+    def _filter_set_cookies(self, headers: MutableHeaders) -> None:
+        gateway, ctx = self.gateway, self.ctx
+        values = headers.getlist("set-cookie")
+        now = gateway.clock()
+        for value in values:
+            name = set_cookie_name(value)
+            category = gateway.classifier.category_of(name)
+            gateway.inventory.observe(site=ctx.site.id, header_value=value, category=category,
+                                      now=now)
+        own = gateway.cookie_name(ctx.https)
+        passed, blocked = filter_set_cookies(values, gateway.classifier, ctx.consent,
+                                             own_cookie=own)
         if blocked:
             del headers["set-cookie"]
             for value in passed:
                 headers.append("set-cookie", value)
-        for name in self.stale_cookies:
-            headers.append("set-cookie", expire_cookie(name))
-        if self._is_injectable(headers, message["status"]):
-            await self._honour_gpc(headers)
-            self._prepare_injection(headers)
+        for value in gateway.expiring_cookies(ctx.site.id, self.stale_cookies):
+            headers.append("set-cookie", value)
 
     async def _honour_gpc(self, headers: MutableHeaders) -> None:
         """A browser sending `Sec-GPC: 1` that has not decided yet: log a GPC decision
@@ -176,7 +221,7 @@ class _ResponseFilter:
         self.ctx = replace(ctx, consent=consent)
         headers.append("set-cookie", self.gateway.consent_set_cookie(consent, https=ctx.https))
 
-    def _is_injectable(self, headers: MutableHeaders, status: int) -> bool:
+    def _is_rewritable(self, headers: MutableHeaders, status: int) -> bool:
         if self.method == "HEAD" or status in _NO_BODY_STATUSES:
             return False
         media_type, _, params = headers.get("content-type", "").partition(";")
@@ -184,9 +229,10 @@ class _ResponseFilter:
             return False
         charset = params.strip().lower().removeprefix("charset=").strip('"')
         encoding = headers.get("content-encoding", "identity").strip().lower()
-        return charset in ASCII_COMPATIBLE_CHARSETS and encoding == "identity"
+        decodable = encoding == "identity" or decoder_for(encoding) is not None
+        return charset in ASCII_COMPATIBLE_CHARSETS and decodable
 
-    def _prepare_injection(self, headers: MutableHeaders) -> None:
+    def _prepare_rewrite(self, headers: MutableHeaders) -> None:
         gateway, ctx = self.gateway, self.ctx
         nonce = secrets.token_urlsafe(16)
         versions = {name: asset.etag for name, asset in gateway.assets.items()}
@@ -197,16 +243,34 @@ class _ResponseFilter:
             tags = banner_tags(state, prefix=gateway.prefix, nonce=nonce, versions=versions)
             return tags.encode("utf-8")
 
-        fallback_view = gateway.view(ctx.site, gateway.language_for(ctx))
-        noscript = noscript_markup(
-            preferences_url=f"{gateway.prefix}/preferences",
-            label=fallback_view.texts["reopen"],
-            page=self.path,
+        view = gateway.view(ctx.site, gateway.language_for(ctx))
+        noscript = noscript_markup(preferences_url=f"{gateway.prefix}/preferences",
+                                   label=view.texts["reopen"], page=self.path)
+        self.pipeline = _HtmlPipeline(
+            decoder_for(headers.get("content-encoding", "identity")),
+            self._blocker(view),
+            PageInjector(head_markup, noscript.encode("utf-8")),
         )
-        self.injector = PageInjector(head_markup, noscript.encode("utf-8"))
-        if "content-length" in headers:
-            del headers["content-length"]
+        for name in ("content-length", "content-encoding"):
+            if name in headers:
+                del headers[name]
         headers["cache-control"] = private_cache_control(headers.get("cache-control"))
         headers["vary"] = vary_with_cookie(headers.get("vary"))
         if "etag" in headers:
             headers["etag"] = weak_etag(headers["etag"])
+        for name in ("content-security-policy", "content-security-policy-report-only"):
+            if name in headers:
+                headers[name] = add_nonce_to_csp(headers[name], nonce)
+
+    def _blocker(self, view: BannerView) -> ScriptBlocker | None:
+        rules = self.gateway.block_rules
+        if not rules:
+            return None
+        granted: frozenset[Category] = (
+            self.ctx.consent.granted if self.ctx.consent else frozenset({"necessary"})
+        )
+
+        def placeholder(category: Category, host: str) -> bytes:
+            return embed_placeholder(view, category, host).encode("utf-8")
+
+        return ScriptBlocker(rules, granted, placeholder)

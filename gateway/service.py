@@ -4,7 +4,10 @@ endpoints: configuration, store, cookie codec, banner views, and recording decis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from http.cookies import SimpleCookie
@@ -12,16 +15,19 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
 from gateway.banner import BannerView, banner_view, negotiate_language, offered_language
+from gateway.blocking import BlockRule
 from gateway.clock import Clock, system_clock
 from gateway.config import GatewayConfig, SiteConfig
 from gateway.consent import Consent, ConsentCookieCodec, granted_categories, new_consent_id
 from gateway.consentlog import ConsentDraft, ConsentRecord
-from gateway.cookies import CookieClassifier
+from gateway.cookies import CookieClassifier, expire_cookie
+from gateway.errors import StoreError
+from gateway.inventory import CookieInventory
 from gateway.network import Peer, resolve_peer
 from gateway.pseudonymise import truncate_ip
 from gateway.static_files import static_dir
@@ -30,7 +36,10 @@ from gateway.store.sqlite import SQLiteStore
 from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Action, Category, Language, Source
 from gateway.useragent import browser_and_os
 
+log = logging.getLogger("consent_gateway")
+
 SCOPE_KEY: Final = "consent_gateway"
+INVENTORY_FLUSH_S: Final = 5.0
 TOKEN_HEADER: Final = "x-consent-token"  # noqa: S105 - a header name
 
 
@@ -96,25 +105,51 @@ class Gateway:
             unknown=config.consent.unknown_cookie_policy,
         )
         self.assets = load_assets(static_dir())
+        self.inventory = CookieInventory()
+        self.block_rules = tuple(
+            BlockRule(rule.host, rule.category, rule.markers) for rule in config.blocking
+        )
         self._views: dict[tuple[str, Language], BannerView] = {}
         self._started = False
         self._start_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def prefix(self) -> str:
         return self.config.server.prefix
 
     async def start(self) -> None:
+        if self._started:
+            return
         async with self._start_lock:
             if not self._started:
                 await self.store.open()
+                self.inventory.remember(await self.store.cookie_inventory())
+                self._flusher = asyncio.create_task(self._flush_inventory_every(INVENTORY_FLUSH_S))
                 self._started = True
 
     async def stop(self) -> None:
         async with self._start_lock:
             if self._started:
+                if self._flusher is not None:
+                    self._flusher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._flusher
+                await self.flush_inventory()
                 await self.store.close()
                 self._started = False
+
+    async def flush_inventory(self) -> None:
+        rows = self.inventory.drain()
+        try:
+            await self.store.record_cookies(rows)
+        except StoreError as exc:  # counts only: never worth failing a request or shutdown
+            log.warning("cookie inventory not saved (%d names): %s", len(rows), exc)
+
+    async def _flush_inventory_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            await self.flush_inventory()
 
     # ------------------------------------------------------------------ per request
 
@@ -144,10 +179,21 @@ class Gateway:
             morsel["secure"] = True
         return morsel.OutputString()
 
+    def expiring_cookies(self, site: str, names: Iterable[str]) -> list[str]:
+        """`Set-Cookie` values deleting these cookies: at the path and domain the upstream set
+        them with (learned by the inventory), and at `/` on this host in any case."""
+        values = []
+        for name in names:
+            values.append(expire_cookie(name))
+            path, domain = self.inventory.location(site, name) or ("/", "")
+            if (path, domain) != ("/", ""):
+                values.append(expire_cookie(name, path=path, domain=domain or None))
+        return values
+
     def context_for(self, scope: Scope, *, site_id: str | None = None) -> RequestContext:
         """`site_id` (or `?site=`) picks the site in snippet mode, where the Host is the
         gateway's own; otherwise the Host decides."""
-        headers = Headers(scope=scope)
+        headers = _wanted_headers(scope)
         client = scope.get("client")
         peer = resolve_peer(
             socket_address=client[0] if client else None,
@@ -157,11 +203,12 @@ class Gateway:
             trusted_proxies=self.config.server.trusted_proxies,
         )
         host = headers.get("host", "")[:255]
-        site_id = site_id or QueryParams(scope.get("query_string", b"")).get("site")
+        if site_id is None and b"site=" in scope.get("query_string", b""):
+            site_id = QueryParams(scope["query_string"]).get("site")
         site = (site_id and self.config.site_by_id(site_id)) or self.site_for(
             (urlsplit("//" + host).hostname or "") if host else ""
         )
-        cookies = cookie_parser(headers.get("cookie", "")[:8192])
+        cookies = cookie_parser(headers["cookie"][:8192]) if "cookie" in headers else {}
         # A snippet keeps the signed value first-party and sends it back as a header.
         signed = headers.get(TOKEN_HEADER) or cookies.get(self.cookie_name(peer.scheme == "https"))
         consent = self.codec.decode(
@@ -241,6 +288,22 @@ class Gateway:
         )
         record = await self.store.append_consent(draft)
         return consent, record
+
+
+_WANTED: Final = frozenset({
+    b"host", b"cookie", b"x-forwarded-for", b"x-forwarded-proto", b"sec-gpc", b"dnt",
+    b"user-agent", b"accept-language", b"origin", TOKEN_HEADER.encode(),
+})
+
+
+def _wanted_headers(scope: Scope) -> dict[str, str]:
+    """The few headers the gateway reads, decoded in one pass over the raw list (the first
+    of duplicates wins, as Starlette's Headers.get does)."""
+    found: dict[str, str] = {}
+    for raw_name, value in scope["headers"]:
+        if raw_name in _WANTED:
+            found.setdefault(raw_name.decode("latin-1"), value.decode("latin-1"))
+    return found
 
 
 def context_of(scope: Scope) -> RequestContext:

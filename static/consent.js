@@ -257,16 +257,31 @@
       old.replaceWith(script);
     }
     for (const frame of D.querySelectorAll("iframe[data-src][data-consent-category]")) {
-      if (frames.has(frame) || !allowed(frame.getAttribute("data-consent-category"))) continue;
-      frames.add(frame);
-      frame.setAttribute("src", frame.getAttribute("data-src"));
+      if (!frames.has(frame) && allowed(frame.getAttribute("data-consent-category"))) load(frame);
     }
   };
 
+  const load = (frame) => {
+    frames.add(frame);
+    frame.setAttribute("src", frame.getAttribute("data-src"));
+    const holder = frame.previousElementSibling; // the server's placeholder, if any
+    if (holder && holder.hasAttribute("data-consent-placeholder")) holder.remove();
+  };
+
   D.addEventListener("click", (event) => {
-    if (!(event.target.closest && event.target.closest("[data-consent-open]"))) return;
-    event.preventDefault();
-    show(true);
+    const at = (selector) => event.target.closest && event.target.closest(selector);
+    const once = at("[data-cg-load-once]"), allow = at("[data-cg-allow]");
+    if (once) {
+      const frame = once.parentElement.nextElementSibling;
+      if (frame && frame.matches("iframe[data-src]")) load(frame);
+    } else if (allow && ui) {
+      sync();
+      const input = ui.inputs[allow.getAttribute("data-cg-allow")];
+      if (input) (input.checked = true), decide("custom");
+    } else if (at("[data-consent-open]")) {
+      event.preventDefault();
+      show(true);
+    }
   });
 
   D.addEventListener("keydown", (event) => {

@@ -43,3 +43,18 @@ async def test_fastapi_routes_see_the_consent(example_env: None) -> None:
                                                      "categories": {"analytics": True}})
         assert (await client.get("/api/consent")).json() == {
             "granted": ["analytics", "necessary"]}
+
+
+async def test_the_middleware_enforces_like_the_proxy(example_env: None) -> None:
+    app = importlib.reload(importlib.import_module("examples.starlette_app")).app
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://localhost") as client:
+        before = await client.get("/")
+        assert ('<script type="text/plain" data-consent-category="analytics" async '
+                'src="https://www.googletagmanager.com/gtag/js?id=G-EXAMPLE">') in before.text
+        assert "_ga" not in before.headers.get("set-cookie", "")
+        await client.post("/_consent/consent", json={"action": "custom",
+                                                     "categories": {"analytics": True}})
+        after = await client.get("/")
+        assert '<script async src="https://www.googletagmanager.com/gtag/js' in after.text
+        assert after.headers["set-cookie"].startswith("_ga=")

@@ -38,6 +38,11 @@ async def gzipped_page(request: Request) -> Response:
                     headers={"Content-Encoding": "gzip"})
 
 
+async def zstd_page(request: Request) -> Response:
+    return Response(b"\x28\xb5\x2f\xfd opaque", media_type="text/html",
+                    headers={"Content-Encoding": "zstd"})
+
+
 async def data(request: Request) -> Response:
     return JSONResponse({"head": "</head>"})
 
@@ -60,6 +65,7 @@ async def sets_cookies(request: Request) -> Response:
 def site() -> Starlette:
     return Starlette(routes=[
         Route("/", page), Route("/streamed", streamed_page), Route("/gz", gzipped_page),
+        Route("/zstd", zstd_page),
         Route("/data", data), Route("/whoami", whoami), Route("/cookies", sets_cookies),
     ])
 
@@ -127,10 +133,22 @@ async def test_the_inlined_state_carries_texts_and_consent(http: httpx.AsyncClie
     assert "consent_id" not in state["consent"]  # the page needs no id; keep it out of HTML
 
 
-async def test_non_html_and_encoded_html_pass_untouched(http: httpx.AsyncClient) -> None:
+async def test_non_html_passes_untouched(http: httpx.AsyncClient) -> None:
     assert (await http.get("/data")).json() == {"head": "</head>"}
-    raw = await http.get("/gz")
-    assert raw.content == PAGE  # httpx decoded the untouched gzip body
+
+
+async def test_gzip_html_is_decoded_and_rewritten(http: httpx.AsyncClient) -> None:
+    response = await http.get("/gz")
+    assert "content-encoding" not in response.headers
+    assert 'id="consent-gateway"' in response.text and "<p>hi</p>" in response.text
+
+
+async def test_html_in_an_encoding_we_cannot_undo_passes_untouched(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.get("/zstd")
+    assert response.headers["content-encoding"] == "zstd"
+    assert response.content == b"\x28\xb5\x2f\xfd opaque"
 
 
 async def test_the_app_sees_the_verified_consent_in_the_scope(http: httpx.AsyncClient) -> None:

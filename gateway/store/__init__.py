@@ -3,10 +3,11 @@ same Protocol so several gateway instances share one consent log."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from gateway.consentlog import ConsentDraft, ConsentRecord
+from gateway.cookies import SeenCookie
 
 
 class Store(Protocol):
@@ -29,6 +30,11 @@ class Store(Protocol):
         """Every record in `seq` order, streamed."""
 
     async def consent_history(self, consent_id: str) -> list[ConsentRecord]: ...
+
+    async def record_cookies(self, rows: Sequence[SeenCookie]) -> None:
+        """Add observations to the cookie inventory (one transaction for the batch)."""
+
+    async def cookie_inventory(self, site: str | None = None) -> list[SeenCookie]: ...
 
     async def chain_head(self) -> tuple[int, str]:
         """(seq, hash) of the newest record; (0, genesis) for an empty log."""

@@ -17,9 +17,11 @@ from gateway.consentlog import (
     GENESIS_HASH,
     ConsentDraft,
     ConsentRecord,
+    format_timestamp,
     parse_timestamp,
     seal,
 )
+from gateway.cookies import SeenCookie
 from gateway.errors import StoreError
 
 BUSY_TIMEOUT_MS: Final = 10_000
@@ -61,7 +63,33 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TRIGGER consent_log_no_delete BEFORE DELETE ON consent_log
            BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END""",
     ),
+    (
+        """CREATE TABLE cookie_inventory (
+            site TEXT NOT NULL,
+            name TEXT NOT NULL,
+            category TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            domain TEXT NOT NULL,
+            http_only INTEGER NOT NULL,
+            PRIMARY KEY (site, name)
+        )""",
+    ),
 )
+
+_UPSERT_COOKIE: Final = """
+    INSERT INTO cookie_inventory
+        (site, name, category, first_seen, last_seen, count, path, domain, http_only)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (site, name) DO UPDATE SET
+        category = excluded.category,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen),
+        count = count + excluded.count,
+        path = excluded.path, domain = excluded.domain, http_only = excluded.http_only
+"""
 
 _COLUMNS: Final = ", ".join(FIELDS)
 _INSERT: Final = (
@@ -182,6 +210,37 @@ class SQLiteStore:
             if len(rows) < _READ_BATCH:
                 return
             last = int(rows[-1][0])
+
+    async def record_cookies(self, rows: Sequence[SeenCookie]) -> None:
+        if not rows:
+            return
+        conn = self._require(self._writer)
+        params = [
+            (r.site, r.name, r.category, format_timestamp(r.first_seen),
+             format_timestamp(r.last_seen), r.count, r.path, r.domain, int(r.http_only))
+            for r in rows
+        ]
+        async with self._write_lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                await conn.executemany(_UPSERT_COOKIE, params)
+                await conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise StoreError(f"could not record the cookie inventory: {exc}") from exc
+
+    async def cookie_inventory(self, site: str | None = None) -> list[SeenCookie]:
+        sql = "SELECT * FROM cookie_inventory"
+        params: tuple[str, ...] = ()
+        if site is not None:
+            sql, params = sql + " WHERE site = ?", (site,)
+        rows = await self._fetch(self._require(self._reader), sql + " ORDER BY site, name", params)
+        return [
+            SeenCookie(row[0], row[1], row[2], parse_timestamp(row[3]), parse_timestamp(row[4]),
+                       int(row[5]), row[6], row[7], bool(row[8]))
+            for row in rows
+        ]
 
     async def consent_history(self, consent_id: str) -> list[ConsentRecord]:
         conn = self._require(self._reader)
