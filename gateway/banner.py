@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -60,6 +60,21 @@ class BannerView:
     banner_hash: str
     settings: dict[str, Any]  # behaviour from config: prefix, floating button, Consent Mode
     lifetime: timedelta
+    _escaped: dict[bool, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def state_attribute(self, consent: Consent | None, *, gpc: bool) -> str:
+        """The state as an escaped `data-state` value for an HTML page (no consent id).
+
+        Everything but the visitor's consent is the same for every page of this site and
+        language, so that part is serialised and escaped once; escaping works character by
+        character, so the escaped pieces can simply be joined.
+        """
+        if gpc not in self._escaped:
+            fixed = self.state(None, gpc=gpc, include_id=False)
+            del fixed["consent"]
+            self._escaped[gpc] = _escaped_json(fixed)[:-1]  # without the closing brace
+        own = _escaped_json(consent_json(consent, self.lifetime, include_id=False))
+        return f"{self._escaped[gpc]},&quot;consent&quot;:{own}}}"
 
     def state(self, consent: Consent | None, *, gpc: bool, include_id: bool) -> dict[str, Any]:
         return {
@@ -137,21 +152,26 @@ def consent_json(
     return data
 
 
+def _escaped_json(value: object) -> str:
+    return html.escape(json.dumps(value, separators=(",", ":")), quote=True)
+
+
 def banner_tags(
-    state: dict[str, Any], *, prefix: str, nonce: str, versions: dict[str, str]
+    state_attr: str, *, prefix: str, nonce: str, versions: dict[str, str], page_token: str = ""
 ) -> str:
     """The tags injected at the top of `<head>`; the state rides along so no round trip is
     needed. The script is synchronous on purpose: it must set the Consent Mode defaults
     before any tag manager runs (it builds the banner only once the body exists).
-    `versions` (content hashes) make the asset URLs change whenever the files do."""
-    state_attr = html.escape(json.dumps(state, separators=(",", ":")), quote=True)
+    `versions` (content hashes) make the asset URLs change whenever the files do;
+    `page_token` lets this page's analytics beacons prove where they come from."""
     nonce_attr = html.escape(nonce, quote=True)
     css = f"{prefix}/consent.css?v={versions.get('consent.css', '')}"
     js = f"{prefix}/consent.js?v={versions.get('consent.js', '')}"
     return (
         f'<link rel="stylesheet" href="{html.escape(css)}" nonce="{nonce_attr}">'
         f'<script src="{html.escape(js)}" id="consent-gateway" nonce="{nonce_attr}" '
-        f'data-state="{state_attr}"></script>'
+        f'data-state="{state_attr}" data-page-token="{html.escape(page_token, quote=True)}">'
+        "</script>"
     )
 
 

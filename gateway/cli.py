@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check-config": _check_config,
         "verify-log": _verify_log,
         "config-docs": _config_docs,
+        "hash-token": _hash_token,
     }[args.command]
     return handler(args)
 
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(verify)
     docs = commands.add_parser("config-docs", help="write the configuration reference")
     docs.add_argument("--output", default="docs/configuration.md")
+    token = commands.add_parser("hash-token", help="make an admin bearer token and the hash "
+                                "to put in admin.token_hashes (or hash a token read on stdin)")
+    token.add_argument("--stdin", action="store_true", help="hash the token given on stdin")
     return parser
 
 
@@ -157,4 +161,20 @@ async def _walk_chain(store: SQLiteStore) -> ChainBreak | tuple[int, str]:
 def _config_docs(args: argparse.Namespace) -> int:
     Path(args.output).write_text(config_reference_markdown(), encoding="utf-8")
     print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _hash_token(args: argparse.Namespace) -> int:
+    from gateway.admin import new_admin_token, token_hash
+
+    if args.stdin:
+        presented = sys.stdin.readline().strip()
+        if not presented:
+            print("no token on stdin", file=sys.stderr)
+            return EXIT_USAGE
+        print(token_hash(presented))
+        return EXIT_OK
+    token, hashed = new_admin_token()
+    print(f"token (give this to the admin; it is not stored anywhere): {token}")
+    print(f'config line:  token_hashes = ["{hashed}"]')
     return EXIT_OK

@@ -352,6 +352,74 @@ class PrivacyConfig(_Section):
     dnt_denies_analytics: bool = Field(
         False, description="Treat `DNT: 1` as a refusal of analytics."
     )
+    geo_detail: Literal["none", "country", "region", "city"] = Field(
+        "region",
+        description="How precisely analytics records where a visitor is, looked up on the full "
+        "address in memory (which is never stored): `country`, `region` (country and "
+        "subdivision, e.g. GB and ENG), `city`, or `none`. Needs `analytics.geoip_database`.",
+    )
+
+
+class AnalyticsConfig(_Section):
+    enabled: bool = Field(
+        True,
+        description="Collect first-party analytics from visitors who accepted the `analytics` "
+        "category. Off: the beacon answers 202 and stores nothing.",
+    )
+    geoip_database: str | None = Field(
+        None,
+        description="MaxMind GeoLite2/GeoIP2 City or Country database (`.mmdb`) for countries "
+        "and regions. Empty: no location is recorded.",
+    )
+    page_token_minutes: int = Field(
+        240, ge=5, le=1440,
+        description="How long the signed page token of a page served through the gateway "
+        "proves its beacons (an open tab sending events after this is dropped as `forged`).",
+    )
+    session_minutes: int = Field(
+        30, ge=1, le=1440,
+        description="A visit ends after this many minutes without an event from the visitor.",
+    )
+    min_group_visitors: int = Field(
+        5, ge=1, le=1000,
+        description="Stats rows (a page, a country, a referrer ...) with fewer distinct "
+        "visitors than this are folded into \"other\", so nobody is singled out.",
+    )
+    batch_size: int = Field(
+        500, ge=1, le=10_000,
+        description="Events (and access-log rows) written per database transaction.",
+    )
+    flush_interval_ms: int = Field(
+        250, ge=10, le=60_000,
+        description="Longest time an accepted event waits in memory before it is written.",
+    )
+    queue_size: int = Field(
+        50_000, ge=100, le=1_000_000,
+        description="Accepted events waiting to be written. When full, the beacon answers "
+        "503 with `Retry-After` rather than dropping an event silently.",
+    )
+    access_log: bool = Field(
+        True,
+        description="Keep an access log of requests the gateway handles (time, site, method, "
+        "path without query, status, duration, truncated IP, browser family) for security; "
+        "no consent needed, deleted after the retention period.",
+    )
+
+
+class AdminConfig(_Section):
+    token_hashes: tuple[str, ...] = Field(
+        (),
+        description="SHA-256 hashes (`sha256:<hex>`, printed by `consent-gateway hash-token`) "
+        "of the bearer tokens that may use `/_consent/admin/*`. Empty: the admin API is off.",
+    )
+
+    @field_validator("token_hashes")
+    @classmethod
+    def _are_hashes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", item):
+                raise ValueError("each entry must look like 'sha256:<64 hex digits>'")
+        return value
 
 
 class StorageConfig(_Section):
@@ -374,6 +442,10 @@ class GatewayConfig(_Section):
     cookies: tuple[CookieRule, ...] = Field((), description="[[cookies]]")
     blocking: tuple[BlockingRule, ...] = Field((), description="[[blocking]]")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="[privacy]")
+    analytics: AnalyticsConfig = Field(
+        default_factory=AnalyticsConfig, description="[analytics]"
+    )
+    admin: AdminConfig = Field(default_factory=AdminConfig, description="[admin]")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="[storage]")
 
     @model_validator(mode="after")

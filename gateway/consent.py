@@ -65,19 +65,17 @@ def granted_categories(choice: Iterable[Category]) -> frozenset[Category]:
     return frozenset(choice) | {"necessary"}
 
 
-@dataclass(frozen=True, slots=True)
 class ConsentCookieCodec:
     """Signs and verifies consent cookies for one site policy.
 
     `secret_keys` are newest first; the newest signs, all verify (key rotation).
     """
 
-    secret_keys: Sequence[str]
-    lifetime: timedelta
-
-    def _serializer(self) -> URLSafeSerializer:
-        # itsdangerous wants the newest key last.
-        return URLSafeSerializer(list(reversed(self.secret_keys)), salt=COOKIE_SALT)
+    def __init__(self, secret_keys: Sequence[str], lifetime: timedelta) -> None:
+        self.secret_keys = tuple(secret_keys)
+        self.lifetime = lifetime
+        # itsdangerous wants the newest key last. Built once: it runs on every request.
+        self._serializer = URLSafeSerializer(list(reversed(self.secret_keys)), salt=COOKIE_SALT)
 
     def encode(self, consent: Consent) -> str:
         payload = {
@@ -89,7 +87,7 @@ class ConsentCookieCodec:
         }
         if not consent.explicit:
             payload["x"] = 0
-        return self._serializer().dumps(payload)
+        return self._serializer.dumps(payload)
 
     def decode(
         self, value: str | None, *, site: str, revision: int, now: datetime
@@ -97,7 +95,7 @@ class ConsentCookieCodec:
         if not value or len(value) > MAX_COOKIE_CHARS or not _canonical_signature(value):
             return None
         try:
-            payload = self._serializer().loads(value)
+            payload = self._serializer.loads(value)
         except (BadSignature, ValueError, json.JSONDecodeError):
             return None
         consent = _consent_from_payload(payload)

@@ -15,6 +15,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from gateway import __version__
+from gateway.admin import admin_routes
+from gateway.analytics import MAX_BODY_BYTES as MAX_BEACON_BYTES
 from gateway.banner import consent_json
 from gateway.choice import Choice, choice_from_form, choice_from_json, safe_return_path
 from gateway.consent import Consent
@@ -26,6 +28,7 @@ from gateway.errors import (
     StoreError,
     UnsupportedMediaType,
 )
+from gateway.events import Drop
 from gateway.pages import PAGE_CSP, render_preferences
 from gateway.service import Gateway, RequestContext, context_of
 from gateway.types import Action
@@ -47,10 +50,12 @@ def build_endpoints(gateway: Gateway) -> Starlette:
         Route(f"{prefix}/withdraw", handlers.withdraw, methods=["POST"]),
         Route(f"{prefix}/preferences", handlers.preferences, methods=["GET"]),
         Route(f"{prefix}/preferences", handlers.decide, methods=["POST"]),
+        Route(f"{prefix}/collect", handlers.collect, methods=["POST"]),
         *(
             Route(f"{prefix}/{name}", handlers.preflight, methods=["OPTIONS"])
-            for name in ("state", "consent", "withdraw")
+            for name in ("state", "consent", "withdraw", "collect")
         ),
+        *admin_routes(gateway),
         Route(f"{prefix}/health", handlers.health, methods=["GET"]),
         Route("/.well-known/gpc.json", handlers.gpc, methods=["GET"]),
     ]
@@ -73,7 +78,7 @@ async def error_response(request: Request, exc: Exception) -> Response:
         body = {"error": exc.detail.lower() if isinstance(exc.detail, str) else "error"}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, StoreError):
-        log.error("store unavailable: %s", exc)
+        log.error("store unavailable: %s", exc)  # never the request: no address, no secret
         return JSONResponse(
             {"error": "storage unavailable", "detail": "try again shortly"},
             status_code=503, headers={"Retry-After": "5"},
@@ -196,6 +201,26 @@ class _Handlers:
         ]
         for value in self.gateway.expiring_cookies(ctx.site.id, withdrawn):
             response.headers.append("set-cookie", value)
+
+    async def collect(self, request: Request) -> Response:
+        """The analytics beacon. Dropping is an answer, not an error: 202 either way, with
+        the reason in `X-Consent-Dropped`, so a page never retries what we refused."""
+        ctx = context_of(request.scope)
+        try:
+            body = await read_capped_body(request, MAX_BEACON_BYTES)
+        except PayloadTooLarge:
+            outcome: object = Drop("invalid", f"body: over {MAX_BEACON_BYTES} bytes")
+        else:
+            outcome = self.gateway.collect(ctx, body)
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(outcome, Drop):
+            headers["X-Consent-Dropped"] = outcome.reason
+            content = {"accepted": False, "dropped": outcome.reason, "detail": outcome.detail}
+        else:
+            content = {"accepted": True}
+        response = JSONResponse(content, status_code=202, headers=headers)
+        allow_snippet(response, ctx)
+        return response
 
     async def health(self, request: Request) -> Response:
         try:

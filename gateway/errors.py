@@ -7,13 +7,15 @@ input the gateway refuses, configuration it cannot run with, and outages::
     ├── ConfigError            invalid configuration; carries every problem by key
     ├── RequestError           the visitor's request is refused -> 4xx (one place maps it)
     │   ├── BadRequest             400 malformed body or parameter
+    │   ├── Unauthorized           401 admin endpoint without a valid token
     │   ├── CrossSiteRequest       403 state change from another site
     │   ├── NotFound               404
     │   ├── PayloadTooLarge        413
     │   ├── UnsupportedMediaType   415
     │   └── InvalidField           422 a field has a value we do not accept
     └── StoreError             the database failed -> 503
-        └── ChainBroken            the consent log's hash chain does not verify
+        ├── ChainBroken            the consent log's hash chain does not verify
+        └── WriteQueueFull         accepted rows wait faster than they can be written
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class BadRequest(RequestError):
     error = "bad request"
 
 
+class Unauthorized(RequestError):
+    status_code = 401
+    error = "unauthorized"
+
+
 class CrossSiteRequest(RequestError):
     status_code = 403
     error = "cross-site request refused"
@@ -95,3 +102,7 @@ class ChainBroken(StoreError):
         self.seq = seq
         self.reason = reason
         super().__init__(f"consent log chain broken at seq {seq}: {reason}")
+
+
+class WriteQueueFull(StoreError):
+    """The batch writer's buffer is full: the client should retry (never a silent drop)."""

@@ -8,6 +8,7 @@ from the browser, and injects the banner into HTML responses.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Final
@@ -85,6 +86,26 @@ class ConsentMiddleware:
             self._strip_request_cookies(scope, ctx)  # no response headers to delete them with
             await self.app(scope, receive, send)
             return
+        started, began = self.gateway.clock(), time.perf_counter()
+        status = 500  # unless a response starts: the app failed before answering
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._dispatch(scope, receive, send_noting_status, ctx)
+        finally:
+            self.gateway.log_access(
+                ctx, method=scope["method"], path=scope["path"], status=status,
+                started=started, duration_ms=(time.perf_counter() - began) * 1000,
+            )
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
+    ) -> None:
         path: str = scope["path"]
         if path.startswith(self.prefix + "/") or path in (self.prefix, GPC_PATH):
             await self.endpoints(scope, receive, send)
@@ -239,8 +260,9 @@ class _ResponseFilter:
 
         def head_markup(page_lang: str | None) -> bytes:
             view = gateway.view(ctx.site, gateway.language_for(ctx, page_lang))
-            state = view.state(ctx.consent, gpc=ctx.gpc, include_id=False)
-            tags = banner_tags(state, prefix=gateway.prefix, nonce=nonce, versions=versions)
+            state = view.state_attribute(ctx.consent, gpc=ctx.gpc)
+            tags = banner_tags(state, prefix=gateway.prefix, nonce=nonce, versions=versions,
+                               page_token=gateway.page_token(ctx.site))
             return tags.encode("utf-8")
 
         view = gateway.view(ctx.site, gateway.language_for(ctx))

@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Final
@@ -19,6 +20,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
+from gateway.analytics import Arrival, Pipeline, visitor_key_from
 from gateway.banner import BannerView, banner_view, negotiate_language, offered_language
 from gateway.blocking import BlockRule
 from gateway.clock import Clock, system_clock
@@ -26,20 +28,24 @@ from gateway.config import GatewayConfig, SiteConfig
 from gateway.consent import Consent, ConsentCookieCodec, granted_categories, new_consent_id
 from gateway.consentlog import ConsentDraft, ConsentRecord
 from gateway.cookies import CookieClassifier, expire_cookie
-from gateway.errors import StoreError
+from gateway.errors import StoreError, WriteQueueFull
+from gateway.events import AccessLogEntry, AnalyticsEvent, Drop
+from gateway.geo import GeoLookup, open_geo_lookup
 from gateway.inventory import CookieInventory
 from gateway.network import Peer, resolve_peer
+from gateway.pagetoken import PageTokens
 from gateway.pseudonymise import truncate_ip
 from gateway.static_files import static_dir
 from gateway.store import Store
 from gateway.store.sqlite import SQLiteStore
 from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Action, Category, Language, Source
-from gateway.useragent import browser_and_os
+from gateway.useragent import browser_and_os, describe_agent
+from gateway.writer import BatchWriter
 
 log = logging.getLogger("consent_gateway")
 
 SCOPE_KEY: Final = "consent_gateway"
-INVENTORY_FLUSH_S: Final = 5.0
+COUNTERS_FLUSH_S: Final = 5.0
 TOKEN_HEADER: Final = "x-consent-token"  # noqa: S105 - a header name
 
 
@@ -93,7 +99,12 @@ class RequestContext:
 
 class Gateway:
     def __init__(
-        self, config: GatewayConfig, *, store: Store | None = None, clock: Clock = system_clock
+        self,
+        config: GatewayConfig,
+        *,
+        store: Store | None = None,
+        clock: Clock = system_clock,
+        geo: GeoLookup | None = None,
     ) -> None:
         self.config = config
         self.store: Store = store if store is not None else SQLiteStore(config.storage.path)
@@ -113,6 +124,35 @@ class Gateway:
         self._started = False
         self._start_lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
+        self._init_analytics(geo)
+
+    def _init_analytics(self, geo: GeoLookup | None) -> None:
+        settings, secret = self.config.analytics, self.config.server.secret_keys[0]
+        self.page_tokens = PageTokens(
+            self.config.server.secret_keys, timedelta(minutes=settings.page_token_minutes)
+        )
+        self.geo: GeoLookup = geo or open_geo_lookup(
+            settings.geoip_database, detail=self.config.privacy.geo_detail
+        )
+        self.pipeline = Pipeline(
+            decode_consent=self._decode_snippet_consent,
+            page_token_valid=self._page_token_valid,
+            locate=self.geo.locate,
+            describe_agent=describe_agent,
+            visitor_key=visitor_key_from(secret),
+            dnt_denies_analytics=self.config.privacy.dnt_denies_analytics,
+        )
+        batch, capacity = settings.batch_size, settings.queue_size
+        interval = settings.flush_interval_ms / 1000
+        self.events = BatchWriter[AnalyticsEvent](
+            "analytics", self.store.add_events,
+            batch_size=batch, flush_interval=interval, capacity=capacity,
+        )
+        self.access_log = BatchWriter[AccessLogEntry](
+            "access log", self.store.add_access_log,
+            batch_size=batch, flush_interval=interval, capacity=capacity,
+        )
+        self.bots: Counter[tuple[str, date]] = Counter()
 
     @property
     def prefix(self) -> str:
@@ -125,7 +165,9 @@ class Gateway:
             if not self._started:
                 await self.store.open()
                 self.inventory.remember(await self.store.cookie_inventory())
-                self._flusher = asyncio.create_task(self._flush_inventory_every(INVENTORY_FLUSH_S))
+                self._flusher = asyncio.create_task(self._flush_counters_every(COUNTERS_FLUSH_S))
+                self.events.start()
+                self.access_log.start()
                 self._started = True
 
     async def stop(self) -> None:
@@ -135,21 +177,83 @@ class Gateway:
                     self._flusher.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._flusher
-                await self.flush_inventory()
+                await self.events.stop()  # every event answered 202 is written first
+                await self.access_log.stop()
+                await self.flush_counters()
                 await self.store.close()
                 self._started = False
 
-    async def flush_inventory(self) -> None:
+    async def flush_counters(self) -> None:
+        """The cookie inventory and bot tallies: counts only, never worth failing a request
+        or shutdown over."""
         rows = self.inventory.drain()
+        bots, self.bots = self.bots, Counter()
         try:
             await self.store.record_cookies(rows)
-        except StoreError as exc:  # counts only: never worth failing a request or shutdown
-            log.warning("cookie inventory not saved (%d names): %s", len(rows), exc)
+            await self.store.add_bot_counts(bots)
+        except StoreError as exc:
+            log.warning("counters not saved (%d cookie names, %d bot days): %s",
+                        len(rows), len(bots), exc)
 
-    async def _flush_inventory_every(self, seconds: float) -> None:
+    async def _flush_counters_every(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
-            await self.flush_inventory()
+            await self.flush_counters()
+
+    # ------------------------------------------------------------------ analytics
+
+    def collect(self, ctx: RequestContext, body: bytes) -> AnalyticsEvent | Drop:
+        """Run a beacon through the pipeline and queue what it accepts; raises
+        `WriteQueueFull` rather than dropping an accepted event."""
+        if not self.config.analytics.enabled:
+            return Drop("disabled")
+        now = self.clock()
+        arrival = Arrival(
+            site=ctx.site.id, now=now, address=ctx.peer.address, user_agent=ctx.user_agent,
+            consent=ctx.consent, origin=(ctx.origin_header or "").lower() or None,
+            own_origin=ctx.origin, snippet_origins=ctx.site.origins, dnt=ctx.dnt,
+        )
+        outcome = self.pipeline.run(body, arrival)
+        if isinstance(outcome, Drop):
+            if outcome.reason == "bot":
+                self.bots[(ctx.site.id, now.date())] += 1
+            return outcome
+        if not self.events.offer(outcome):
+            raise WriteQueueFull("analytics queue is full")
+        return outcome
+
+    def page_token(self, site: SiteConfig) -> str:
+        return self.page_tokens.issue(site.id, now=self.clock())
+
+    def _page_token_valid(self, token: str | None, site: str) -> bool:
+        return self.page_tokens.verify(token, site=site, now=self.clock())
+
+    def _decode_snippet_consent(self, token: str, site_id: str) -> Consent | None:
+        site = self.config.site_by_id(site_id)
+        if site is None:
+            return None
+        return self.codec.decode(token, site=site.id, revision=site.revision, now=self.clock())
+
+    def log_access(
+        self, ctx: RequestContext, *, method: str, path: str, status: int, started: datetime,
+        duration_ms: float,
+    ) -> None:
+        """One access-log row (security purpose); dropped with a warning only when the
+        writer is hopelessly behind, since a request must never wait on it."""
+        if not self.config.analytics.access_log:
+            return
+        entry = AccessLogEntry(
+            ts=started, site=ctx.site.id, method=method[:16], path=path[:1000], status=status,
+            duration_ms=duration_ms,
+            ip=self.truncate(ctx.peer.address), browser=describe_agent(ctx.user_agent).browser,
+        )
+        if not self.access_log.offer(entry):
+            log.warning("access log queue full; a row was not kept")
+
+    def truncate(self, address: str) -> str:
+        privacy = self.config.privacy
+        return truncate_ip(address, ipv4_mask_bytes=privacy.ipv4_mask_bytes,
+                           ipv6_prefix=privacy.ipv6_prefix)
 
     # ------------------------------------------------------------------ per request
 
@@ -265,7 +369,6 @@ class Gateway:
             decided_at=now,
             explicit=action != "gpc",
         )
-        privacy = self.config.privacy
         draft = ConsentDraft(
             recorded_at=now,
             consent_id=consent.consent_id,
@@ -277,11 +380,7 @@ class Gateway:
             revision=ctx.site.revision,
             banner_hash=self.view(ctx.site, language).banner_hash,
             language=language,
-            ip=truncate_ip(
-                ctx.peer.address,
-                ipv4_mask_bytes=privacy.ipv4_mask_bytes,
-                ipv6_prefix=privacy.ipv6_prefix,
-            ),
+            ip=self.truncate(ctx.peer.address),
             user_agent=browser_and_os(ctx.user_agent),
             page=page,
             gpc=ctx.gpc,

@@ -302,7 +302,44 @@
     }
   });
 
+  // First-party analytics, only with analytics consent. The server takes the address and
+  // user agent from the request itself; the page token proves the page came through it.
+  const pageToken = attr("data-page-token");
+  let lastUrl = null, lastPage = D.referrer;
+  const track = (type, name, props) => {
+    if (!granted("analytics")) return false;
+    const body = { type, url: location.href, referrer: lastPage, w: screen.width };
+    if (name) body.name = String(name);
+    if (props) body.props = props;
+    if (pageToken) body.token = pageToken;
+    if (snippet) body.consent = token();
+    const url = base + "/collect" + (snippet ? "?site=" + encodeURIComponent(site) : "");
+    const data = JSON.stringify(body);
+    try {
+      if (navigator.sendBeacon && navigator.sendBeacon(url, data)) return true;
+    } catch (err) { /* fall back to fetch */ }
+    fetch(url, { method: "POST", body: data, keepalive: true, credentials: snippet ? "omit" : "same-origin" })
+      .catch((err) => warn("event not sent", err));
+    return true;
+  };
+  const pageview = () => {
+    if (location.href.split("#")[0] === lastUrl) return;
+    if (track("pageview")) lastPage = lastUrl = location.href.split("#")[0];
+  };
+  for (const name of ["pushState", "replaceState"]) {
+    const original = history[name];
+    history[name] = function () {
+      const result = original.apply(this, arguments);
+      pageview();
+      return result;
+    };
+  }
+  W.addEventListener("popstate", pageview);
+  D.addEventListener("consent:ready", pageview);
+  D.addEventListener("consent:change", pageview);
+
   W.consentGateway = {
+    track: (name, props) => track("event", name, props),
     get: categories,
     open: () => show(true),
     onChange: (fn) => {

@@ -262,3 +262,20 @@ async def test_other_origins_get_no_cors_and_cannot_decide(
                                 json={"action": "accept_all", "site": "demo"})
     assert refused.status_code == 403
     assert await records(gateway) == []
+
+
+@pytest.mark.parametrize("gpc", [False, True])
+async def test_the_cached_page_state_equals_the_full_state(
+    client: httpx.AsyncClient, gateway: Gateway, gpc: bool
+) -> None:
+    view = gateway.view(gateway.config.sites[0], "nl")
+    for _ in range(2):  # second round comes from the cache
+        assert json.loads(html.unescape(view.state_attribute(None, gpc=gpc))) == view.state(
+            None, gpc=gpc, include_id=False)
+    await client.post("/_consent/consent", json={"action": "accept_all"})
+    consent = gateway.context_for({"type": "http", "headers": [
+        (b"cookie", f"consent={client.cookies['consent']}".encode())], "query_string": b""}
+    ).consent
+    assert consent is not None
+    assert json.loads(html.unescape(view.state_attribute(consent, gpc=gpc))) == view.state(
+        consent, gpc=gpc, include_id=False)

@@ -3,11 +3,13 @@ same Protocol so several gateway instances share one consent log."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Literal, Protocol
 
 from gateway.consentlog import ConsentDraft, ConsentRecord
 from gateway.cookies import SeenCookie
+from gateway.events import AccessLogEntry, AnalyticsEvent
 
 
 class Store(Protocol):
@@ -38,3 +40,22 @@ class Store(Protocol):
 
     async def chain_head(self) -> tuple[int, str]:
         """(seq, hash) of the newest record; (0, genesis) for an empty log."""
+
+    async def add_events(self, events: Sequence[AnalyticsEvent]) -> None:
+        """Store a batch of analytics events in one transaction."""
+
+    async def add_access_log(self, entries: Sequence[AccessLogEntry]) -> None:
+        """Store a batch of access-log rows in one transaction."""
+
+    async def add_bot_counts(self, counts: Mapping[tuple[str, date], int]) -> None:
+        """Add to the per-site, per-day bot tallies."""
+
+    def iter_events(
+        self, *, site: str | None = None, since: datetime | None = None,
+        until: datetime | None = None, visitor: str | None = None,
+    ) -> AsyncIterator[AnalyticsEvent]:
+        """Analytics events in time order, `since` inclusive, `until` exclusive, streamed."""
+
+    async def bot_counts(self, site: str, start: date, end: date) -> dict[date, int]: ...
+
+    async def count_rows(self, table: Literal["analytics_events", "access_log"]) -> int: ...

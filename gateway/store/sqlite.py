@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import aiosqlite
 
@@ -23,6 +23,7 @@ from gateway.consentlog import (
 )
 from gateway.cookies import SeenCookie
 from gateway.errors import StoreError
+from gateway.events import AccessLogEntry, AnalyticsEvent
 
 BUSY_TIMEOUT_MS: Final = 10_000
 _READ_BATCH: Final = 500
@@ -77,7 +78,75 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (site, name)
         )""",
     ),
+    (
+        # No IP address, user-agent string, query string or consent id in any column.
+        """CREATE TABLE analytics_events (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            visitor TEXT NOT NULL,
+            type TEXT NOT NULL,
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            hostname TEXT NOT NULL,
+            referrer_host TEXT NOT NULL,
+            utm_source TEXT NOT NULL,
+            utm_medium TEXT NOT NULL,
+            utm_campaign TEXT NOT NULL,
+            utm_term TEXT NOT NULL,
+            utm_content TEXT NOT NULL,
+            country TEXT NOT NULL,
+            region TEXT NOT NULL,
+            city TEXT NOT NULL,
+            browser TEXT NOT NULL,
+            os TEXT NOT NULL,
+            device TEXT NOT NULL,
+            screen_width INTEGER,
+            props TEXT NOT NULL
+        )""",
+        "CREATE INDEX analytics_events_by_site_ts ON analytics_events (site, ts)",
+        "CREATE INDEX analytics_events_by_visitor ON analytics_events (visitor)",
+        """CREATE TABLE access_log (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            site TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            duration_ms REAL NOT NULL,
+            ip TEXT NOT NULL,
+            browser TEXT NOT NULL
+        )""",
+        "CREATE INDEX access_log_by_ts ON access_log (ts)",
+        # Bots are counted per day, never stored as visits.
+        """CREATE TABLE bot_counts (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (site, day)
+        )""",
+    ),
 )
+
+_EVENT_COLUMNS: Final = (
+    "site", "ts", "visitor", "type", "name", "path", "hostname", "referrer_host",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "country",
+    "region", "city", "browser", "os", "device", "screen_width", "props",
+)
+_INSERT_EVENT: Final = (
+    f"INSERT INTO analytics_events ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)})"
+)
+_SELECT_EVENTS: Final = f"SELECT id, {', '.join(_EVENT_COLUMNS)} FROM analytics_events"  # noqa: S608
+_ACCESS_COLUMNS: Final = ("ts", "site", "method", "path", "status", "duration_ms", "ip", "browser")
+_INSERT_ACCESS: Final = (
+    f"INSERT INTO access_log ({', '.join(_ACCESS_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _ACCESS_COLUMNS)})"
+)
+_ADD_BOTS: Final = """
+    INSERT INTO bot_counts (site, day, count) VALUES (?, ?, ?)
+    ON CONFLICT (site, day) DO UPDATE SET count = count + excluded.count
+"""
 
 _UPSERT_COOKIE: Final = """
     INSERT INTO cookie_inventory
@@ -230,6 +299,70 @@ class SQLiteStore:
                     await conn.execute("ROLLBACK")
                 raise StoreError(f"could not record the cookie inventory: {exc}") from exc
 
+    async def add_events(self, events: Sequence[AnalyticsEvent]) -> None:
+        await self._write_many(_INSERT_EVENT, [_event_row(e) for e in events], "events")
+
+    async def add_access_log(self, entries: Sequence[AccessLogEntry]) -> None:
+        rows = [
+            (format_timestamp(e.ts), e.site, e.method, e.path, e.status,
+             round(e.duration_ms, 3), e.ip, e.browser)
+            for e in entries
+        ]
+        await self._write_many(_INSERT_ACCESS, rows, "access log")
+
+    async def add_bot_counts(self, counts: Mapping[tuple[str, date], int]) -> None:
+        rows = [(site, day.isoformat(), n) for (site, day), n in counts.items()]
+        await self._write_many(_ADD_BOTS, rows, "bot counts")
+
+    async def iter_events(
+        self, *, site: str | None = None, since: datetime | None = None,
+        until: datetime | None = None, visitor: str | None = None,
+    ) -> AsyncIterator[AnalyticsEvent]:
+        """Events in insertion order (which is time order), filtered, streamed in pages."""
+        where, params = ["id > ?"], []
+        for column, op, value in (("site", "=", site), ("ts", ">=", since),
+                                  ("ts", "<", until), ("visitor", "=", visitor)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(format_timestamp(value) if isinstance(value, datetime) else value)
+        sql = f"{_SELECT_EVENTS} WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        conn, last = self._require(self._reader), 0
+        while True:
+            rows = await self._fetch(conn, sql, (last, *params, _READ_BATCH))
+            for row in rows:
+                yield _event_from_row(row[1:])
+            if len(rows) < _READ_BATCH:
+                return
+            last = int(rows[-1][0])
+
+    async def bot_counts(self, site: str, start: date, end: date) -> dict[date, int]:
+        rows = await self._fetch(
+            self._require(self._reader),
+            "SELECT day, count FROM bot_counts WHERE site = ? AND day BETWEEN ? AND ?",
+            (site, start.isoformat(), end.isoformat()),
+        )
+        return {date.fromisoformat(row[0]): int(row[1]) for row in rows}
+
+    async def count_rows(self, table: Literal["analytics_events", "access_log"]) -> int:
+        rows = await self._fetch(self._require(self._reader),
+                                 f"SELECT count(*) FROM {table}", ())  # noqa: S608
+        return int(rows[0][0])
+
+    async def _write_many(self, sql: str, rows: Sequence[Sequence[Any]], what: str) -> None:
+        """One transaction for the whole batch."""
+        if not rows:
+            return
+        conn = self._require(self._writer)
+        async with self._write_lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                await conn.executemany(sql, rows)
+                await conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise StoreError(f"could not write the {what}: {exc}") from exc
+
     async def cookie_inventory(self, site: str | None = None) -> list[SeenCookie]:
         sql = "SELECT * FROM cookie_inventory"
         params: tuple[str, ...] = ()
@@ -262,6 +395,24 @@ async def _read_head(conn: aiosqlite.Connection) -> tuple[int, str]:
     async with conn.execute("SELECT seq, hash FROM consent_chain_head WHERE id = 1") as cursor:
         row = await cursor.fetchone()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+
+def _event_row(event: AnalyticsEvent) -> tuple[Any, ...]:
+    values = {name: getattr(event, name) for name in _EVENT_COLUMNS}
+    values["ts"] = format_timestamp(event.ts)
+    values["props"] = json.dumps(event.props, separators=(",", ":"), ensure_ascii=False)
+    return tuple(values[name] for name in _EVENT_COLUMNS)
+
+
+def _event_from_row(row: Sequence[Any]) -> AnalyticsEvent:
+    data = dict(zip(_EVENT_COLUMNS, row, strict=True))
+    data["ts"] = parse_timestamp(data["ts"])
+    try:
+        props = json.loads(data["props"])
+    except (TypeError, ValueError):
+        props = {}
+    data["props"] = props if isinstance(props, dict) else {}
+    return AnalyticsEvent(**data)
 
 
 def _to_row(record: ConsentRecord) -> tuple[Any, ...]:
