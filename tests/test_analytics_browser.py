@@ -28,7 +28,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     # Headless Chromium announces itself as HeadlessChrome, which the gateway drops as a bot.
-    context = browser.new_context(user_agent=CHROME_UA, extra_http_headers={"Accept-Language": "en"})
+    context = browser.new_context(user_agent=CHROME_UA,
+                                  extra_http_headers={"Accept-Language": "en"})
     yield context.new_page()
     context.close()
 
