@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Request
 
-from tests.browser_support import chromium
+from tests.browser_support import chromium, static_site
 from tests.conftest import LiveServer
 from tests.test_collect import CHROME_UA
 
@@ -108,3 +108,29 @@ def test_a_returning_visitor_with_consent_sends_the_pageview_on_load(
     with page.expect_response(lambda r: COLLECT in r.url) as again:
         page.goto(live_server.url + "/shop")
     assert again.value.header_value("x-consent-dropped") is None
+
+
+def test_snippet_mode_pageviews_from_another_origin_are_stored(
+    browser: Browser, tmp_path: Path
+) -> None:
+    gateway = LiveServer(tmp_path)
+    page_html = f"""<!doctype html><html lang="en"><head><title>Elsewhere</title>
+<script src="{gateway.url.replace('127.0.0.1', 'localhost')}/_consent/consent.js"
+ data-site="demo"></script></head><body><h1>A site not behind the gateway</h1></body></html>"""
+    with static_site(page_html) as origin:
+        gateway.env["GATEWAY_SITES_DEMO_ORIGINS"] = origin
+        gateway.start()
+        context = browser.new_context(user_agent=CHROME_UA)
+        tab = context.new_page()
+        try:
+            tab.goto(origin + "/landing")
+            with tab.expect_response(lambda r: COLLECT in r.url) as first:
+                tab.get_by_role("button", name="Accept all").click()
+            assert first.value.header_value("x-consent-dropped") is None
+            with tab.expect_response(lambda r: COLLECT in r.url) as second:
+                tab.reload()  # the consent now comes from the first-party token
+            assert second.value.header_value("x-consent-dropped") is None
+        finally:
+            context.close()
+            gateway.stop()
+    assert stored_events(tmp_path) == [("pageview", "/landing", ""), ("pageview", "/landing", "")]
