@@ -62,6 +62,7 @@ class BatchWriter(Generic[T]):
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False  # started again after a stop (the gateway starts lazily)
             self._task = asyncio.create_task(self._run(), name=f"writer:{self.name}")
 
     async def stop(self) -> None:

@@ -281,23 +281,12 @@ class SQLiteStore:
             last = int(rows[-1][0])
 
     async def record_cookies(self, rows: Sequence[SeenCookie]) -> None:
-        if not rows:
-            return
-        conn = self._require(self._writer)
         params = [
             (r.site, r.name, r.category, format_timestamp(r.first_seen),
              format_timestamp(r.last_seen), r.count, r.path, r.domain, int(r.http_only))
             for r in rows
         ]
-        async with self._write_lock:
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-                await conn.executemany(_UPSERT_COOKIE, params)
-                await conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
-                raise StoreError(f"could not record the cookie inventory: {exc}") from exc
+        await self._write_many(_UPSERT_COOKIE, params, "cookie inventory")
 
     async def add_events(self, events: Sequence[AnalyticsEvent]) -> None:
         await self._write_many(_INSERT_EVENT, [_event_row(e) for e in events], "events")
