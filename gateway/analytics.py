@@ -4,8 +4,12 @@ A beacon goes through an ordered list of named steps, as in Plausible's ingestio
 step returns the work-in-progress or a `Drop` with a reason from a fixed set, and the
 first drop ends the run. Dropping is a value, not an exception::
 
-    validate -> provenance -> consent -> dnt -> bot -> geo -> user_agent -> pseudonymise
+    validate -> provenance -> bot -> consent -> dnt -> geo -> user_agent -> pseudonymise
              -> attribution -> AnalyticsEvent
+
+`bot` runs before `consent` because crawlers never consent: checked after it, bots would all
+be dropped as `no_consent` and the per-day bot count (which stores nothing about anyone)
+would always be zero.
 
 The full client address and user agent come from the request (never from the body) and
 live only in memory; what leaves the pipeline is an `AnalyticsEvent` without either.
@@ -146,7 +150,8 @@ def provenance(pipeline: Pipeline, work: _Work) -> _Work | Drop:
 def consent(pipeline: Pipeline, work: _Work) -> _Work | Drop:
     token = _beacon(work).consent_token
     found = work.arrival.consent
-    if found is None and token and work.arrival.origin in work.arrival.snippet_origins:
+    origin = (work.arrival.origin or "").lower()
+    if found is None and token and origin in work.arrival.snippet_origins:
         # Snippet mode: no cookie of ours on a foreign page, the signed value instead.
         found = pipeline.decode_consent(token, work.arrival.site)
     if found is None or found.site != work.arrival.site or not found.allows("analytics"):
@@ -214,9 +219,9 @@ def attribution(_: Pipeline, work: _Work) -> _Work | Drop:
 STEPS: Final[tuple[tuple[str, Step], ...]] = (
     ("validate", validate),
     ("provenance", provenance),
+    ("bot", bot),
     ("consent", consent),
     ("dnt", dnt),
-    ("bot", bot),
     ("geo", geo),
     ("user_agent", user_agent),
     ("pseudonymise", pseudonymise),

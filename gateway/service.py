@@ -127,7 +127,8 @@ class Gateway:
         self._init_analytics(geo)
 
     def _init_analytics(self, geo: GeoLookup | None) -> None:
-        settings, secret = self.config.analytics, self.config.server.secret_keys[0]
+        # The oldest key: adding a new signing key in front (rotation) keeps the pseudonyms.
+        settings, secret = self.config.analytics, self.config.server.secret_keys[-1]
         self.page_tokens = PageTokens(
             self.config.server.secret_keys, timedelta(minutes=settings.page_token_minutes)
         )

@@ -101,10 +101,13 @@ class BatchWriter(Generic[T]):
         self._in_flight = count
         try:
             await self._write(batch)
-        except StoreError as exc:
+        except Exception as exc:
             # Put the rows back in front, in order: nothing accepted is lost.
             self._pending.extendleft(reversed(batch))
-            log.warning("%s: batch of %d not written, will retry: %s", self.name, count, exc)
+            if isinstance(exc, StoreError):
+                log.warning("%s: batch of %d not written, will retry: %s", self.name, count, exc)
+            else:
+                log.exception("%s: batch of %d not written (bug?), will retry", self.name, count)
             return False
         finally:
             self._in_flight = 0

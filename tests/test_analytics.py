@@ -4,6 +4,7 @@ neither the address nor the user agent; anything else is dropped, with a reason,
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from gateway.analytics import (
 )
 from gateway.consent import COOKIE_SALT, Consent, granted_categories
 from gateway.events import DROP_REASONS, AnalyticsEvent, Drop, Location
-from gateway.pagetoken import PageTokens
+from gateway.pagetoken import MAX_PAGE_TOKEN_CHARS, PageTokens
 from gateway.types import Category
 from gateway.useragent import describe_agent
 from tests.conftest import FIREFOX_UA, SECRET, FrozenClock
@@ -348,7 +349,8 @@ def test_a_url_on_another_port_of_the_site_is_forged(fakes: Fakes) -> None:
 
 
 def test_an_origin_header_that_is_not_of_this_site_is_forged(fakes: Fakes) -> None:
-    outcome = run(fakes, beacon(), origin="http://elsewhere.test")
+    # The url matches the Origin, so only the Origin being foreign can make this forged.
+    outcome = run(fakes, beacon(url="http://elsewhere.test/shoes"), origin="http://elsewhere.test")
     assert _dropped_as(outcome, "forged")
 
 
@@ -448,18 +450,17 @@ def test_a_bot_with_consent_is_dropped_as_a_bot(fakes: Fakes, user_agent: str) -
     assert _dropped_as(run(fakes, beacon(), user_agent=user_agent), "bot")
 
 
-def test_a_bot_without_consent_is_dropped_for_no_consent(fakes: Fakes) -> None:
+def test_a_bot_without_consent_is_dropped_as_a_bot_so_it_is_counted(fakes: Fakes) -> None:
     outcome = run(fakes, beacon(), user_agent=GOOGLEBOT_UA, consent=None)
-    assert _dropped_as(outcome, "no_consent")
+    assert _dropped_as(outcome, "bot")
 
 
-def test_the_steps_check_input_and_consent_before_they_look_at_the_visitor() -> None:
+def test_the_steps_check_input_bots_and_consent_before_they_locate_the_visitor() -> None:
     names = [name for name, _ in STEPS]
     assert names[0] == "validate"
     assert names[-1] == "attribution"
-    assert names.index("provenance") < names.index("consent")
-    assert names.index("consent") < min(names.index(n) for n in ("dnt", "bot", "geo"))
-    assert names.index("bot") < names.index("geo")
+    assert names.index("provenance") < names.index("bot") < names.index("consent")
+    assert names.index("consent") < min(names.index(n) for n in ("dnt", "geo", "pseudonymise"))
 
 
 def test_the_steps_have_unique_names() -> None:
@@ -589,6 +590,14 @@ def test_a_value_signed_with_the_same_key_for_another_purpose_is_no_page_token()
     payload = ["demo", int(NOW.timestamp())]
     consent_signed = URLSafeSerializer([SECRET], salt=COOKIE_SALT).dumps(payload)
     assert not page_tokens().verify(consent_signed, site="demo", now=NOW)
+
+
+def test_a_page_token_over_the_length_cap_is_refused_even_if_genuine() -> None:
+    # Hex digests: signed payloads are compressed, so a repetitive name would stay short.
+    long_site = "".join(hashlib.sha256(bytes([i])).hexdigest() for i in range(8))
+    token = page_tokens().issue(long_site, now=NOW)
+    assert len(token) > MAX_PAGE_TOKEN_CHARS
+    assert not page_tokens().verify(token, site=long_site, now=NOW)
 
 
 @pytest.mark.parametrize("token", [None, "", 42, "x" * 5000], ids=["None", "empty", "int", "huge"])
