@@ -22,51 +22,48 @@ Child processes are always stopped, also on Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import importlib.util
-import math
-import os
-import platform
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from types import FrameType
-from typing import Final, Literal
+from typing import Final
 
 import aiohttp
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-REPO: Final = Path(__file__).resolve().parent.parent
-CONFIG: Final = Path("config") / "gateway.toml"
-SECRET_KEY: Final = "bench-secret-key-0123456789abcdefghijklm"  # 40 characters
+from bench import common
+from bench.common import (
+    WARMUP_S,
+    Child,
+    Report,
+    Result,
+    Tool,
+    client_session,
+    parse_wrk,
+    python_throughput,
+    result_of,
+    run_wrk,
+    start_gateway,
+    start_uvicorn,
+)
+
 ASSET_PATH: Final = "/asset.js"
 PAGE_PATH: Final = "/page.html"
 ASSET_BYTES: Final = 20 * 1024
 PAGE_BYTES: Final = 30 * 1024
-WARMUP_S: Final = 1
 INJECTED_MARKER: Final = b'id="consent-gateway"'
 
 # Targets: gateway/direct throughput, and the p50 the gateway may add at half load.
 TARGET_PASS_THROUGH: Final = 0.5
 TARGET_HTML: Final = 0.4
 TARGET_ADDED_P50_MS: Final = 2.0
-
-Tool = Literal["wrk", "python"]
 
 
 # --------------------------------------------------------------------------- the upstream site
@@ -186,88 +183,8 @@ def upstream_app() -> Starlette:
 # --------------------------------------------------------------------------- child processes
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Child:
-    """A server in a child process (own session: Ctrl-C reaches only us, we stop it)."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.command = command
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self, ready_url: str, timeout: float = 30.0) -> None:
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                self.command, env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(ready_url, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def start_upstream(workdir: Path) -> tuple[Child, str]:
-    port = free_port()
-    child = Child(
-        "upstream",
-        [sys.executable, "-m", "uvicorn", "bench.proxy:upstream_app", "--factory",
-         "--app-dir", str(REPO), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        dict(os.environ),
-        workdir / "upstream.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    child.start(url + ASSET_PATH)
-    return child, url
-
-
-def start_gateway(workdir: Path, upstream: str) -> tuple[Child, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "GATEWAY_SERVER_SECRET_KEYS": SECRET_KEY,
-        "GATEWAY_STORAGE_PATH": str(workdir / "gateway.sqlite3"),
-    }
-    child = Child(
-        "gateway",
-        [sys.executable, "-m", "gateway", "serve", "--config", str(CONFIG),
-         "--port", str(port), "--upstream", upstream],
-        env,
-        workdir / "gateway.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    child.start(url + "/_consent/health")
-    return child, url
+    return start_uvicorn("upstream", "bench.proxy:upstream_app", workdir, ASSET_PATH)
 
 
 def check_paths(direct: str, gateway: str) -> tuple[int, int, int]:
@@ -292,45 +209,6 @@ def check_paths(direct: str, gateway: str) -> tuple[int, int, int]:
 # --------------------------------------------------------------------------- measuring
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    scenario: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: int
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending sequence."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def _result(scenario: str, latencies: list[float], errors: int, elapsed: float) -> Result:
-    latencies.sort()
-    return Result(
-        scenario=scenario,
-        rps=len(latencies) / elapsed if elapsed > 0 else 0.0,
-        p50_ms=percentile(latencies, 0.50) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-        requests=len(latencies),
-        errors=errors,
-    )
-
-
-def _session(connections: int) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections),
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),  # every request is a first visit: banner shown
-        timeout=aiohttp.ClientTimeout(total=10),
-    )
-
-
 async def _fetch(session: aiohttp.ClientSession, url: str) -> float | None:
     """One GET, body read whole; its latency in seconds, or None if it failed."""
     started = time.perf_counter()
@@ -343,35 +221,13 @@ async def _fetch(session: aiohttp.ClientSession, url: str) -> float | None:
     return time.perf_counter() - started if ok else None
 
 
-async def _closed_loop(url: str, connections: int, duration: float) -> tuple[list[float], int,
-                                                                              float]:
-    latencies: list[float] = []
-    errors = 0
-    async with _session(connections) as session:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        deadline = started + duration
-
-        async def worker() -> None:
-            nonlocal errors
-            while loop.time() < deadline:
-                latency = await _fetch(session, url)
-                if latency is None:
-                    errors += 1
-                else:
-                    latencies.append(latency)
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        return latencies, errors, loop.time() - started
-
-
 async def _open_loop(url: str, rate: float, duration: float,
                      max_in_flight: int = 256) -> tuple[list[float], int, float]:
     """Requests started at a fixed rate (not when the previous one ends), so a slow
     response does not slow the offered load; at most `max_in_flight` outstanding."""
     latencies: list[float] = []
     errors = 0
-    async with _session(max_in_flight) as session:
+    async with client_session(max_in_flight) as session:
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(max_in_flight)
         pending: set[asyncio.Task[None]] = set()
@@ -400,162 +256,30 @@ async def _open_loop(url: str, rate: float, duration: float,
         return latencies, errors, loop.time() - started
 
 
-def python_throughput(scenario: str, url: str, connections: int, duration: int) -> Result:
-    asyncio.run(_closed_loop(url, connections, WARMUP_S))
-    latencies, errors, elapsed = asyncio.run(_closed_loop(url, connections, duration))
-    return _result(scenario, latencies, errors, elapsed)
-
-
 def python_paced(scenario: str, url: str, rate: float, duration: int) -> Result:
     asyncio.run(_open_loop(url, rate, WARMUP_S))
     latencies, errors, elapsed = asyncio.run(_open_loop(url, rate, duration))
-    return _result(scenario, latencies, errors, elapsed)
-
-
-_WRK_UNITS: Final = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
-_WRK_PERCENTILE: Final = re.compile(r"^\s*(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.M)
-_WRK_RPS: Final = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
-_WRK_TOTAL: Final = re.compile(r"^\s*(\d+) requests in", re.M)
-_WRK_SOCKET: Final = re.compile(
-    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
-_WRK_NON_2XX: Final = re.compile(r"Non-2xx or 3xx responses: (\d+)")
-
-
-def _wrk(wrk: str, url: str, connections: int, duration: int) -> str:
-    threads = max(1, min(connections, os.cpu_count() or 1, 4))
-    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
-    done = subprocess.run(command, capture_output=True, text=True, check=False,
-                          timeout=duration + 30)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def parse_wrk(scenario: str, output: str) -> Result:
-    percentiles = {
-        int(point): float(value) * _WRK_UNITS[unit]
-        for point, value, unit in _WRK_PERCENTILE.findall(output)
-    }
-    rps, total = _WRK_RPS.search(output), _WRK_TOTAL.search(output)
-    if rps is None or total is None or set(percentiles) != {50, 99}:
-        raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    errors = sum(int(n) for match in _WRK_SOCKET.finditer(output) for n in match.groups())
-    errors += sum(int(n) for n in _WRK_NON_2XX.findall(output))
-    return Result(scenario, float(rps.group(1)), percentiles[50], percentiles[99],
-                  int(total.group(1)), errors)
+    return result_of(scenario, latencies, errors, elapsed)
 
 
 def wrk_throughput(wrk: str, scenario: str, url: str, connections: int, duration: int) -> Result:
-    _wrk(wrk, url, connections, WARMUP_S)
-    return parse_wrk(scenario, _wrk(wrk, url, connections, duration))
+    run_wrk(wrk, url, connections, WARMUP_S)
+    return parse_wrk(scenario, run_wrk(wrk, url, connections, duration))
 
 
 # --------------------------------------------------------------------------- reporting
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    machine: list[tuple[str, str]]
-    rows: list[tuple[Result, float | None]]  # result, gateway/direct throughput ratio
-    targets: list[tuple[str, str, str, bool]]  # what, measured, goal, met
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine(tool: Tool, connections: int, duration: int) -> list[tuple[str, str]]:
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
     load = (f"wrk, {connections} connections" if tool == "wrk"
             else f"Python asyncio + aiohttp loop, {connections} concurrent requests (the "
             "client saturates near the direct upstream's rate: direct rows may be "
             "client-bound, ratios optimistic; install wrk)")
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
     return [
-        ("CPU", cpu_model()),
-        ("cores", f"{os.cpu_count()} ({usable} usable), shared by load generator, "
-                  "upstream and gateway"),
-        ("Python", f"{platform.python_version()} ({platform.python_implementation()}), "
-                   f"uvicorn {uvicorn.__version__} ({loop}, {parser}), "
-                   f"aiohttp {aiohttp.__version__}"),
-        ("OS", platform.platform()),
+        *common.machine("load generator, upstream and gateway"),
         ("throughput", f"{load}, {duration} s per scenario after {WARMUP_S} s warm-up"),
         ("half load", "Python loop at a fixed rate (open loop)"),
     ]
-
-
-def _fmt(value: float, digits: int) -> str:
-    return f"{value:,.{digits}f}"
-
-
-def table_rows(report: Report) -> list[list[str]]:
-    rows = []
-    for result, ratio in report.rows:
-        note = f" ({result.errors} errors)" if result.errors else ""
-        rows.append([
-            result.scenario + note,
-            _fmt(result.rps, 0),
-            _fmt(result.p50_ms, 2),
-            _fmt(result.p99_ms, 2),
-            f"{ratio:.2f}×" if ratio is not None else "",
-        ])
-    return rows
-
-
-HEADER: Final = ["scenario", "requests/s", "p50 ms", "p99 ms", "gateway/direct"]
-TARGET_HEADER: Final = ["target", "measured", "goal", "result"]
-
-
-def _text_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            cell.rjust(width) if i in right else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *(line(row) for row in rows)])
-
-
-def _target_rows(report: Report) -> list[list[str]]:
-    return [[what, measured, goal, "met" if met else "MISSED"]
-            for what, measured, goal, met in report.targets]
-
-
-def render_text(report: Report) -> str:
-    width = max(len(key) for key, _ in report.machine)
-    lines = [f"{key.ljust(width)}  {value}" for key, value in report.machine]
-    return "\n\n".join([
-        "\n".join(lines),
-        _text_table(HEADER, table_rows(report), right={1, 2, 3, 4}),
-        _text_table(TARGET_HEADER, _target_rows(report), right=set()),
-    ])
-
-
-def _markdown_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    align = ["---:" if i in right else "---" for i in range(len(header))]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, align, *rows])
-
-
-def render_markdown(report: Report) -> str:
-    machine_lines = "\n".join(f"- **{key}**: {value}" for key, value in report.machine)
-    return (
-        f"{machine_lines}\n\n"
-        f"{_markdown_table(HEADER, table_rows(report), right={1, 2, 3, 4})}\n\n"
-        f"{_markdown_table(TARGET_HEADER, _target_rows(report), right=set())}\n"
-    )
 
 
 # --------------------------------------------------------------------------- the run
@@ -567,7 +291,7 @@ def run(tool: Tool, connections: int, duration: int, log: Path) -> Report:
     gateway: Child | None = None
     try:
         upstream, direct_url = start_upstream(log)
-        gateway, gateway_url = start_gateway(log, direct_url)
+        gateway, gateway_url = start_gateway(log, "--upstream", direct_url)
         sizes = check_paths(direct_url, gateway_url)
         print(f"upstream pid {upstream.pid} at {direct_url}, gateway pid {gateway.pid} at "
               f"{gateway_url}; /asset.js {sizes[0]:,} B, /page.html {sizes[1]:,} B "
@@ -577,7 +301,8 @@ def run(tool: Tool, connections: int, duration: int, log: Path) -> Report:
             print(f"  {scenario} …", flush=True)
             if tool == "wrk" and wrk is not None:
                 return wrk_throughput(wrk, scenario, url, connections, duration)
-            return python_throughput(scenario, url, connections, duration)
+            return python_throughput(scenario, partial(_fetch, url=url), connections,
+                                     duration)
 
         asset_direct = throughput(f"pass-through {ASSET_PATH}, direct", direct_url + ASSET_PATH)
         asset_gw = throughput(f"pass-through {ASSET_PATH}, gateway", gateway_url + ASSET_PATH)
@@ -617,56 +342,12 @@ def run(tool: Tool, connections: int, duration: int, log: Path) -> Report:
     )
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.proxy",
-        description="The gateway in front of a Starlette site, against the site direct.",
-    )
-    parser.add_argument("--duration", type=_positive_int, default=8, metavar="S",
-                        help="seconds per measurement, after 1 s warm-up (default 8)")
-    parser.add_argument("--connections", type=_positive_int, default=32, metavar="N",
-                        help="concurrent connections for the throughput runs (default 32)")
-    parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto",
-                        help="load generator for the throughput runs (default: wrk if it is "
-                        "on the PATH, else the Python loop)")
-    parser.add_argument("--markdown", type=Path, metavar="PATH",
-                        help="also write the results as markdown to PATH")
-    return parser
-
-
-def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through `finally`: children are stopped
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.tool == "wrk" and shutil.which("wrk") is None:
-        print("wrk is not on the PATH (Debian: apt-get install wrk)", file=sys.stderr)
-        return 2
-    tool: Tool = "python" if args.tool == "python" or shutil.which("wrk") is None else "wrk"
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as workdir:
-        try:
-            report = run(tool, args.connections, args.duration, Path(workdir))
-        except KeyboardInterrupt:
-            print("interrupted; child processes stopped", file=sys.stderr)
-            return 130
-        except RuntimeError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 1
-    print()
-    print(render_text(report))
-    if args.markdown:
-        args.markdown.write_text(render_markdown(report), encoding="utf-8")
-        print(f"\nwrote {args.markdown}")
-    return 0
+    parser = common.parser(
+        "python -m bench.proxy",
+        "The gateway in front of a Starlette site, against the site direct.",
+    )
+    return common.main(parser.parse_args(argv), run, name="proxy")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "verify-log": _verify_log,
         "config-docs": _config_docs,
         "hash-token": _hash_token,
+        "purge": _purge,
     }[args.command]
     return handler(args)
 
@@ -53,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(verify)
     docs = commands.add_parser("config-docs", help="write the configuration reference")
     docs.add_argument("--output", default="docs/configuration.md")
+    purge = commands.add_parser("purge", help="delete what the retention policy says is due "
+                                "now, and print how many rows per table")
+    _config_option(purge)
+    purge.add_argument("--dry-run", action="store_true",
+                       help="only count what would be deleted")
     token = commands.add_parser("hash-token", help="make an admin bearer token and the hash "
                                 "to put in admin.token_hashes (or hash a token read on stdin)")
     token.add_argument("--stdin", action="store_true", help="hash the token given on stdin")
@@ -177,4 +183,32 @@ def _hash_token(args: argparse.Namespace) -> int:
     token, hashed = new_admin_token()
     print(f"token (give this to the admin; it is not stored anywhere): {token}")
     print(f'config line:  token_hashes = ["{hashed}"]')
+    return EXIT_OK
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from gateway.clock import system_clock
+    from gateway.jobs import purge
+
+    config = _load(args)
+    if config is None:
+        return EXIT_USAGE
+
+    async def run() -> dict[str, int]:
+        store = SQLiteStore(config.storage.path)
+        await store.open()
+        try:
+            done = await purge(store, config.retention, system_clock, dry_run=args.dry_run)
+            return {str(table): count for table, count in done.items()}
+        finally:
+            await store.close()
+
+    try:
+        counts = asyncio.run(run())
+    except StoreError as exc:
+        print(f"cannot purge: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    verb = "would delete" if args.dry_run else "deleted"
+    for table, count in counts.items():
+        print(f"{table}: {verb} {count} rows")
     return EXIT_OK

@@ -406,6 +406,26 @@ class AnalyticsConfig(_Section):
     )
 
 
+class RetentionConfig(_Section):
+    analytics_days: int = Field(
+        365, ge=1, le=3650,
+        description="Analytics events (and the daily bot counts) are deleted this many days "
+        "after they were recorded.",
+    )
+    access_log_days: int = Field(
+        365, ge=1, le=3650,
+        description="Access-log rows are deleted this many days after they were recorded.",
+    )
+    interval_minutes: int = Field(
+        60, ge=1, le=1440,
+        description="How often the retention job runs (it also runs at start).",
+    )
+    batch_size: int = Field(
+        5000, ge=100, le=100_000,
+        description="Rows deleted per transaction, so requests keep flowing during a purge.",
+    )
+
+
 class AdminConfig(_Section):
     token_hashes: tuple[str, ...] = Field(
         (),
@@ -444,6 +464,9 @@ class GatewayConfig(_Section):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="[privacy]")
     analytics: AnalyticsConfig = Field(
         default_factory=AnalyticsConfig, description="[analytics]"
+    )
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="[retention]"
     )
     admin: AdminConfig = Field(default_factory=AdminConfig, description="[admin]")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="[storage]")

@@ -32,6 +32,7 @@ from gateway.errors import StoreError, WriteQueueFull
 from gateway.events import AccessLogEntry, AnalyticsEvent, Drop
 from gateway.geo import GeoLookup, open_geo_lookup
 from gateway.inventory import CookieInventory
+from gateway.jobs import RetentionJob
 from gateway.network import Peer, resolve_peer
 from gateway.pagetoken import PageTokens
 from gateway.pseudonymise import truncate_ip
@@ -154,6 +155,7 @@ class Gateway:
             batch_size=batch, flush_interval=interval, capacity=capacity,
         )
         self.bots: Counter[tuple[str, date]] = Counter()
+        self.retention = RetentionJob(self.store, self.config.retention, self.clock)
 
     @property
     def prefix(self) -> str:
@@ -169,6 +171,7 @@ class Gateway:
                 self._flusher = asyncio.create_task(self._flush_counters_every(COUNTERS_FLUSH_S))
                 self.events.start()
                 self.access_log.start()
+                self.retention.start()
                 self._started = True
 
     async def stop(self) -> None:
@@ -178,6 +181,7 @@ class Gateway:
                     self._flusher.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._flusher
+                await self.retention.stop()
                 await self.events.stop()  # every event answered 202 is written first
                 await self.access_log.stop()
                 await self.flush_counters()

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from gateway.consentlog import ConsentDraft, ConsentRecord
 from gateway.cookies import SeenCookie
 from gateway.events import AccessLogEntry, AnalyticsEvent
+from gateway.retention import Table as RetentionTable
 
 
 class Store(Protocol):
@@ -59,3 +60,11 @@ class Store(Protocol):
     async def bot_counts(self, site: str, start: date, end: date) -> dict[date, int]: ...
 
     async def count_rows(self, table: Literal["analytics_events", "access_log"]) -> int: ...
+
+    async def purge_before(self, table: RetentionTable, cutoff: datetime, limit: int) -> int:
+        """Delete at most `limit` rows recorded before `cutoff`; return how many."""
+
+    async def count_before(self, table: RetentionTable, cutoff: datetime) -> int: ...
+
+    async def reclaim_space(self) -> None:
+        """Return freed space to the file system where the database can."""

@@ -24,6 +24,7 @@ from gateway.consentlog import (
 from gateway.cookies import SeenCookie
 from gateway.errors import StoreError
 from gateway.events import AccessLogEntry, AnalyticsEvent
+from gateway.retention import Table as RetentionTable
 
 BUSY_TIMEOUT_MS: Final = 10_000
 _READ_BATCH: Final = 500
@@ -126,7 +127,23 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (site, day)
         )""",
     ),
+    ("CREATE INDEX analytics_events_by_ts ON analytics_events (ts)",),
 )
+
+# Retention deletes in batches; the subquery keeps each transaction short.
+_PURGE: Final = {
+    "analytics_events": "DELETE FROM analytics_events WHERE id IN "
+                        "(SELECT id FROM analytics_events WHERE ts < ? LIMIT ?)",
+    "access_log": "DELETE FROM access_log WHERE id IN "
+                  "(SELECT id FROM access_log WHERE ts < ? LIMIT ?)",
+    "bot_counts": "DELETE FROM bot_counts WHERE rowid IN "
+                  "(SELECT rowid FROM bot_counts WHERE day < ? LIMIT ?)",
+}
+_COUNT_BEFORE: Final = {
+    "analytics_events": "SELECT count(*) FROM analytics_events WHERE ts < ?",
+    "access_log": "SELECT count(*) FROM access_log WHERE ts < ?",
+    "bot_counts": "SELECT count(*) FROM bot_counts WHERE day < ?",
+}
 
 _EVENT_COLUMNS: Final = (
     "site", "ts", "visitor", "type", "name", "path", "hostname", "referrer_host",
@@ -181,6 +198,8 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._writer = await self._connect()
+            # Only takes effect on a new, empty file: retention can then give space back.
+            await self._writer.execute("PRAGMA auto_vacuum=INCREMENTAL")
             await self._writer.execute("PRAGMA journal_mode=WAL")
             await self._migrate(self._writer)
             self._reader = await self._connect()
@@ -337,6 +356,40 @@ class SQLiteStore:
                                  f"SELECT count(*) FROM {table}", ())  # noqa: S608
         return int(rows[0][0])
 
+    async def purge_before(self, table: RetentionTable, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` rows recorded before `cutoff`; returns how many went.
+        One short transaction per call."""
+        conn = self._require(self._writer)
+        async with self._write_lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                cursor = await conn.execute(_PURGE[table], (_stored_cutoff(table, cutoff), limit))
+                await conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise StoreError(f"could not purge {table}: {exc}") from exc
+        return max(cursor.rowcount, 0)
+
+    async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:
+        rows = await self._fetch(self._require(self._reader), _COUNT_BEFORE[table],
+                                 (_stored_cutoff(table, cutoff),))
+        return int(rows[0][0])
+
+    async def reclaim_space(self) -> None:
+        """Give freed pages back to the file system (incremental vacuum, then a WAL
+        checkpoint so the main file really shrinks)."""
+        conn = self._require(self._writer)
+        async with self._write_lock:
+            try:
+                # executescript steps each statement to the end; execute() would step
+                # incremental_vacuum once, freeing a single page.
+                await conn.executescript(
+                    "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not reclaim space: {exc}") from exc
+
     async def _write_many(self, sql: str, rows: Sequence[Sequence[Any]], what: str) -> None:
         """One transaction for the whole batch."""
         if not rows:
@@ -384,6 +437,11 @@ async def _read_head(conn: aiosqlite.Connection) -> tuple[int, str]:
     async with conn.execute("SELECT seq, hash FROM consent_chain_head WHERE id = 1") as cursor:
         row = await cursor.fetchone()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+
+
+def _stored_cutoff(table: RetentionTable, cutoff: datetime) -> str:
+    """The cutoff spelt as the table stores time (bot counts are per day)."""
+    return cutoff.date().isoformat() if table == "bot_counts" else format_timestamp(cutoff)
 
 
 def _event_row(event: AnalyticsEvent) -> tuple[Any, ...]:

@@ -1,0 +1,410 @@
+"""What the benchmarks share: child servers on free 127.0.0.1 ports, the two load generators
+(wrk, or a bounded asyncio + aiohttp loop), the results table with targets, and the command
+line around a run. Each benchmark module keeps only its own servers and scenarios."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Final, Literal
+
+import aiohttp
+import uvicorn
+
+REPO: Final = Path(__file__).resolve().parent.parent
+CONFIG: Final = Path("config") / "gateway.toml"
+SECRET_KEY: Final = "bench-secret-key-0123456789abcdefghijklm"  # 40 characters
+WARMUP_S: Final = 1
+
+Tool = Literal["wrk", "python"]
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Child:
+    """A server in a child process (own session: Ctrl-C reaches only us, we stop it)."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path,
+                 cwd: Path = REPO) -> None:
+        self.name = name
+        self.command = command
+        self.env = env
+        self.log = log
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, ready_url: str, timeout: float = 30.0) -> None:
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(ready_url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        """SIGTERM (the gateway flushes its write buffers on it), SIGKILL after 10 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_uvicorn(name: str, factory: str, workdir: Path, ready_path: str) -> tuple[Child, str]:
+    """A plain uvicorn + Starlette server (one worker) from an app factory in bench/."""
+    port = free_port()
+    child = Child(
+        name,
+        [sys.executable, "-m", "uvicorn", factory, "--factory",
+         "--app-dir", str(REPO), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        dict(os.environ),
+        workdir / f"{name}.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    child.start(url + ready_path)
+    return child, url
+
+
+def start_gateway(workdir: Path, *args: str, cwd: Path = REPO) -> tuple[Child, str]:
+    """`consent-gateway serve` with the example config, its database in `workdir`."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "GATEWAY_SERVER_SECRET_KEYS": SECRET_KEY,
+        "GATEWAY_STORAGE_PATH": str(workdir / "gateway.sqlite3"),
+    }
+    child = Child(
+        "gateway",
+        [sys.executable, "-m", "gateway", "serve", "--config", str(REPO / CONFIG),
+         "--port", str(port), *args],
+        env,
+        workdir / "gateway.log",
+        cwd=cwd,
+    )
+    url = f"http://127.0.0.1:{port}"
+    child.start(url + "/_consent/health")
+    return child, url
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    scenario: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending sequence."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def result_of(scenario: str, latencies: list[float], errors: int, elapsed: float) -> Result:
+    latencies.sort()
+    return Result(
+        scenario=scenario,
+        rps=len(latencies) / elapsed if elapsed > 0 else 0.0,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        requests=len(latencies),
+        errors=errors,
+    )
+
+
+def client_session(connections: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),  # no cookie is kept: each request says its own
+        timeout=aiohttp.ClientTimeout(total=10),
+    )
+
+
+# One request on the session: its latency in seconds, or None if it failed.
+Send = Callable[[aiohttp.ClientSession], Awaitable[float | None]]
+
+
+async def closed_loop(send: Send, connections: int,
+                      duration: float) -> tuple[list[float], int, float]:
+    """`connections` workers, each sending its next request when the last one is answered,
+    until `duration` has passed; requests under way then are finished, not abandoned."""
+    latencies: list[float] = []
+    errors = 0
+    async with client_session(connections) as session:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + duration
+
+        async def worker() -> None:
+            nonlocal errors
+            while loop.time() < deadline:
+                latency = await send(session)
+                if latency is None:
+                    errors += 1
+                else:
+                    latencies.append(latency)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return latencies, errors, loop.time() - started
+
+
+def python_throughput(scenario: str, send: Send, connections: int, duration: int) -> Result:
+    asyncio.run(closed_loop(send, connections, WARMUP_S))
+    latencies, errors, elapsed = asyncio.run(closed_loop(send, connections, duration))
+    return result_of(scenario, latencies, errors, elapsed)
+
+
+_WRK_UNITS: Final = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+_WRK_PERCENTILE: Final = re.compile(r"^\s*(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.M)
+_WRK_RPS: Final = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
+_WRK_TOTAL: Final = re.compile(r"^\s*(\d+) requests in", re.M)
+_WRK_SOCKET: Final = re.compile(
+    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_WRK_NON_2XX: Final = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+
+
+def run_wrk(wrk: str, url: str, connections: int, duration: int, *,
+            script: Path | None = None, script_args: Sequence[str] = ()) -> str:
+    """One wrk run; its output. `script_args` go to the Lua script's `init(args)`."""
+    threads = max(1, min(connections, os.cpu_count() or 1, 4))
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
+    command += [url, *(["--", *script_args] if script_args else [])]
+    done = subprocess.run(command, capture_output=True, text=True, check=False,
+                          timeout=duration + 30)
+    # A script that does not load only earns a line on stderr; wrk then sends plain GETs.
+    if done.returncode != 0 or (script is not None and done.stderr.strip()):
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def parse_wrk(scenario: str, output: str) -> Result:
+    percentiles = {
+        int(point): float(value) * _WRK_UNITS[unit]
+        for point, value, unit in _WRK_PERCENTILE.findall(output)
+    }
+    rps, total = _WRK_RPS.search(output), _WRK_TOTAL.search(output)
+    if rps is None or total is None or set(percentiles) != {50, 99}:
+        raise RuntimeError(f"cannot read wrk's output:\n{output}")
+    errors = sum(int(n) for match in _WRK_SOCKET.finditer(output) for n in match.groups())
+    errors += sum(int(n) for n in _WRK_NON_2XX.findall(output))
+    return Result(scenario, float(rps.group(1)), percentiles[50], percentiles[99],
+                  int(total.group(1)), errors)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    machine: list[tuple[str, str]]
+    rows: list[tuple[Result, float | None]]  # result, throughput ratio to its baseline
+    targets: list[tuple[str, str, str, bool]]  # what, measured, goal, met
+    ratio_header: str = "gateway/direct"
+    notes: list[str] = field(default_factory=list)  # findings beside the targets
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine(sharing: str) -> list[tuple[str, str]]:
+    """CPU, cores, Python and OS; `sharing` names what runs on these cores."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return [
+        ("CPU", cpu_model()),
+        ("cores", f"{os.cpu_count()} ({usable} usable), shared by {sharing}"),
+        ("Python", f"{platform.python_version()} ({platform.python_implementation()}), "
+                   f"uvicorn {uvicorn.__version__} ({loop}, {parser}), "
+                   f"aiohttp {aiohttp.__version__}"),
+        ("OS", platform.platform()),
+    ]
+
+
+def _fmt(value: float, digits: int) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def table_rows(report: Report) -> list[list[str]]:
+    rows = []
+    for result, ratio in report.rows:
+        note = f" ({result.errors} errors)" if result.errors else ""
+        rows.append([
+            result.scenario + note,
+            _fmt(result.rps, 0),
+            _fmt(result.p50_ms, 2),
+            _fmt(result.p99_ms, 2),
+            f"{ratio:.2f}×" if ratio is not None else "",
+        ])
+    return rows
+
+
+def _header(report: Report) -> list[str]:
+    return ["scenario", "requests/s", "p50 ms", "p99 ms", report.ratio_header]
+
+
+TARGET_HEADER: Final = ["target", "measured", "goal", "result"]
+
+
+def _text_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def _target_rows(report: Report) -> list[list[str]]:
+    return [[what, measured, goal, "met" if met else "MISSED"]
+            for what, measured, goal, met in report.targets]
+
+
+def render_text(report: Report) -> str:
+    width = max(len(key) for key, _ in report.machine)
+    lines = [f"{key.ljust(width)}  {value}" for key, value in report.machine]
+    return "\n\n".join([
+        "\n".join(lines),
+        _text_table(_header(report), table_rows(report), right={1, 2, 3, 4}),
+        _text_table(TARGET_HEADER, _target_rows(report), right=set()),
+        *report.notes,
+    ])
+
+
+def _markdown_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    align = ["---:" if i in right else "---" for i in range(len(header))]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, align, *rows])
+
+
+def render_markdown(report: Report) -> str:
+    machine_lines = "\n".join(f"- **{key}**: {value}" for key, value in report.machine)
+    return (
+        f"{machine_lines}\n\n"
+        f"{_markdown_table(_header(report), table_rows(report), right={1, 2, 3, 4})}\n\n"
+        f"{_markdown_table(TARGET_HEADER, _target_rows(report), right=set())}\n"
+        + "".join(f"\n{note}\n" for note in report.notes)
+    )
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes; a module may add its own."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--duration", type=positive_int, default=8, metavar="S",
+                        help="seconds per measurement, after 1 s warm-up (default 8)")
+    parser.add_argument("--connections", type=positive_int, default=32, metavar="N",
+                        help="concurrent connections for the throughput runs (default 32)")
+    parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator for the throughput runs (default: wrk if it is "
+                        "on the PATH, else the Python loop)")
+    parser.add_argument("--markdown", type=Path, metavar="PATH",
+                        help="also write the results as markdown to PATH")
+    return parser
+
+
+def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through `finally`: children are stopped
+
+
+Run = Callable[[Tool, int, int, Path], Report]  # tool, connections, duration, work folder
+
+
+def main(args: argparse.Namespace, run: Run, *, name: str) -> int:
+    """Run a benchmark in a temporary folder and print (and maybe write) its report."""
+    if args.tool == "wrk" and shutil.which("wrk") is None:
+        print("wrk is not on the PATH (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    tool: Tool = "python" if args.tool == "python" or shutil.which("wrk") is None else "wrk"
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
+        try:
+            report = run(tool, args.connections, args.duration, Path(workdir))
+        except KeyboardInterrupt:
+            print("interrupted; child processes stopped", file=sys.stderr)
+            return 130
+        except RuntimeError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+    print()
+    print(render_text(report))
+    if args.markdown:
+        args.markdown.write_text(render_markdown(report), encoding="utf-8")
+        print(f"\nwrote {args.markdown}")
+    return 0
