@@ -79,5 +79,7 @@ class RetentionJob:
                     log.info("retention: deleted %s", done)
             except StoreError as exc:
                 log.warning("retention purge failed, will retry: %s", exc)
+            except Exception:  # a bug must not end retention for the life of the process
+                log.exception("retention purge failed, will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.policy.interval_minutes * 60)

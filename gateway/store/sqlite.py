@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -280,8 +281,7 @@ class SQLiteStore:
             )
             await conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
+            await _rollback(conn)
             raise
         return record
 
@@ -379,8 +379,7 @@ class SQLiteStore:
                 cursor = await conn.execute(_PURGE[table], (_stored_cutoff(table, cutoff), limit))
                 await conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
+                await _rollback(conn)
                 raise StoreError(f"could not purge {table}: {exc}") from exc
         return max(cursor.rowcount, 0)
 
@@ -414,8 +413,7 @@ class SQLiteStore:
                 await conn.executemany(sql, rows)
                 await conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
+                await _rollback(conn)
                 raise StoreError(f"could not write the {what}: {exc}") from exc
 
     async def cookie_inventory(self, site: str | None = None) -> list[SeenCookie]:
@@ -444,6 +442,14 @@ class SQLiteStore:
                 return list(await cursor.fetchall())
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the consent log: {exc}") from exc
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """Roll back after a failed write, quietly: the connection may be the thing that failed
+    (closed under us), and the error being handled is the one worth reporting."""
+    with contextlib.suppress(sqlite3.Error, ValueError):
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
 
 
 async def _read_head(conn: aiosqlite.Connection) -> tuple[int, str]:
