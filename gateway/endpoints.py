@@ -28,7 +28,7 @@ from gateway.errors import (
     StoreError,
     UnsupportedMediaType,
 )
-from gateway.events import Drop
+from gateway.events import AnalyticsEvent, Drop
 from gateway.pages import PAGE_CSP, render_preferences
 from gateway.service import Gateway, RequestContext, context_of
 from gateway.types import Action
@@ -209,7 +209,9 @@ class _Handlers:
         try:
             body = await read_capped_body(request, MAX_BEACON_BYTES)
         except PayloadTooLarge:
-            outcome: object = Drop("invalid", f"body: over {MAX_BEACON_BYTES} bytes")
+            outcome: AnalyticsEvent | Drop = Drop(
+                "invalid", f"body: over {MAX_BEACON_BYTES} bytes"
+            )
         else:
             outcome = self.gateway.collect(ctx, body)
         headers = {"Cache-Control": "no-store"}

@@ -9,7 +9,6 @@ analytics event must not be lost because a database is odd.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from collections.abc import Callable
@@ -22,9 +21,9 @@ from maxminddb import InvalidDatabaseError
 
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.events import Location
+from gateway.pseudonymise import IPAddress, parse_ip
 
 GeoDetail = Literal["country", "region", "city"]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 CONFIG_KEY: Final = "analytics.geoip_database"
 # The longest textual IPv6 address (with an embedded IPv4 tail) is 45 characters; leave
@@ -141,14 +140,8 @@ def _public_address(address: str) -> IPAddress | None:
     """The address to look up, or None for one no database can place."""
     if len(address) > MAX_ADDRESS_CHARS:
         return None
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    # A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d.
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip if ip.is_global else None
+    ip = parse_ip(address)
+    return ip if ip is not None and ip.is_global else None
 
 
 def _location(record: Country, detail: GeoDetail) -> Location:
