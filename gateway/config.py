@@ -249,6 +249,33 @@ class BannerTexts(_Section):
         min_length=1, max_length=60,
         description="Grants the embed's category for good; `{category}` is filled in.",
     )
+    your_data: str | None = Field(
+        None, max_length=80,
+        description="Heading of the visitor's own-data section (download, erase). Empty: the "
+        "built-in text for the language.",
+    )
+    download_data: str | None = Field(
+        None, max_length=80,
+        description="Link that downloads the visitor's data as JSON. Empty: built-in text.",
+    )
+    erase_data: str | None = Field(
+        None, max_length=80,
+        description="Button that erases the visitor's analytics data and withdraws consent. "
+        "Empty: built-in text.",
+    )
+    erase_explain: str | None = Field(
+        None, max_length=400,
+        description="What erasing does, shown beside the button. Empty: built-in text.",
+    )
+    consent_id_label: str | None = Field(
+        None, max_length=80,
+        description="Label of the visitor's consent id (to quote when writing in). Empty: "
+        "built-in text.",
+    )
+    erased: str | None = Field(
+        None, max_length=200,
+        description="Confirmation shown after an erasure. Empty: built-in text.",
+    )
 
 
 class BannerConfig(_Section):
@@ -352,6 +379,16 @@ class PrivacyConfig(_Section):
     dnt_denies_analytics: bool = Field(
         False, description="Treat `DNT: 1` as a refusal of analytics."
     )
+    controller: str = Field(
+        "", max_length=300,
+        description="Who is responsible for the data (name and address of the site owner), "
+        "for `consent-gateway privacy-statement`.",
+    )
+    contact: str = Field(
+        "", max_length=200,
+        description="Where visitors send privacy requests (e-mail address or URL), for "
+        "`consent-gateway privacy-statement`.",
+    )
     geo_detail: Literal["none", "country", "region", "city"] = Field(
         "region",
         description="How precisely analytics records where a visitor is, looked up on the full "
@@ -416,6 +453,12 @@ class RetentionConfig(_Section):
         365, ge=1, le=3650,
         description="Access-log rows are deleted this many days after they were recorded.",
     )
+    consent_log_days: int = Field(
+        365, ge=30, le=3650,
+        description="A consent record is reduced to a tombstone (sequence number and hashes, "
+        "so the chain still verifies) this many days after the consent it proves ended "
+        "(withdrawn, replaced or expired); never while that consent is in force.",
+    )
     interval_minutes: int = Field(
         60, ge=1, le=1440,
         description="How often the retention job runs (it also runs at start).",
@@ -423,6 +466,34 @@ class RetentionConfig(_Section):
     batch_size: int = Field(
         5000, ge=100, le=100_000,
         description="Rows deleted per transaction, so requests keep flowing during a purge.",
+    )
+
+
+class AbuseConfig(_Section):
+    enabled: bool = Field(
+        True,
+        description="Rate-limit the consent and collect endpoints per client and block "
+        "repeat offenders for a while. Clients are told apart by a keyed hash of their "
+        "address whose key rotates daily and is deleted after 48 hours; no address is stored.",
+    )
+    consent_per_minute: int = Field(
+        30, ge=1, le=100_000,
+        description="Consent decisions (`/consent`, `/withdraw`, `/preferences`, "
+        "`/me/erase`) one client may send per minute before getting 429.",
+    )
+    collect_per_minute: int = Field(
+        600, ge=1, le=1_000_000,
+        description="Analytics beacons one client may send per minute before getting 429.",
+    )
+    offences_to_block: int = Field(
+        3, ge=1, le=60,
+        description="Minutes within the last hour in which a client went over a limit before "
+        "it is put on the blocklist.",
+    )
+    block_minutes: int = Field(
+        60, ge=1, le=1440,
+        description="How long a blocked client gets 429 on every gateway endpoint. At most a "
+        "day: the hash keys that recognise it are deleted after 48 hours.",
     )
 
 
@@ -468,6 +539,7 @@ class GatewayConfig(_Section):
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description="[retention]"
     )
+    abuse: AbuseConfig = Field(default_factory=AbuseConfig, description="[abuse]")
     admin: AdminConfig = Field(default_factory=AdminConfig, description="[admin]")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="[storage]")
 
