@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from gateway.config import GatewayConfig, config_reference_markdown
@@ -145,12 +146,13 @@ def _verify_log(args: argparse.Namespace) -> int:
     if isinstance(verdict, ChainBreak):
         print(f"FAILED: consent log broken at seq {verdict.seq}: {verdict.reason}")
         return EXIT_FAILED
-    count, head_hash = verdict
-    print(f"OK: {count} consent records, chain intact, head hash {head_hash}")
+    count, tombstones, head_hash = verdict
+    print(f"OK: {count} consent records ({tombstones} reduced to tombstones by retention), "
+          f"chain intact, head hash {head_hash}")
     return EXIT_OK
 
 
-async def _walk_chain(store: SQLiteStore) -> ChainBreak | tuple[int, str]:
+async def _walk_chain(store: SQLiteStore) -> ChainBreak | tuple[int, int, str]:
     await store.open()
     try:
         verifier = ChainVerifier()
@@ -159,7 +161,9 @@ async def _walk_chain(store: SQLiteStore) -> ChainBreak | tuple[int, str]:
             if problem is not None:
                 return problem
         head_seq, head_hash = await store.chain_head()
-        return verifier.check_head(head_seq) or (verifier.checked, head_hash)
+        return verifier.check_head(head_seq) or (
+            verifier.checked, verifier.tombstones, head_hash
+        )
     finally:
         await store.close()
 
@@ -198,7 +202,8 @@ def _purge(args: argparse.Namespace) -> int:
         store = SQLiteStore(config.storage.path)
         await store.open()
         try:
-            done = await purge(store, config.retention, system_clock, dry_run=args.dry_run)
+            done = await purge(store, config.retention, system_clock, dry_run=args.dry_run,
+                               consent_lifetime=timedelta(days=config.consent.lifetime_days))
             return {str(table): count for table, count in done.items()}
         finally:
             await store.close()
@@ -208,7 +213,10 @@ def _purge(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"cannot purge: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    verb = "would delete" if args.dry_run else "deleted"
     for table, count in counts.items():
-        print(f"{table}: {verb} {count} rows")
+        if table == "consent_log":
+            verb = "would reduce" if args.dry_run else "reduced"
+            print(f"{table}: {verb} {count} records to tombstones")
+        else:
+            print(f"{table}: {'would delete' if args.dry_run else 'deleted'} {count} rows")
     return EXIT_OK

@@ -79,29 +79,54 @@ def seal(draft: ConsentDraft, *, seq: int, prev_hash: str) -> ConsentRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What retention leaves of a record: its place and its links, so the chain around it
+    still verifies, and nothing about the decision or the visitor."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "tombstone": True, "prev_hash": self.prev_hash,
+                "hash": self.hash}
+
+
+LogEntry = ConsentRecord | Tombstone
+
+
+@dataclass(frozen=True, slots=True)
 class ChainBreak:
     seq: int
     reason: str
 
 
 class ChainVerifier:
-    """Checks records fed in `seq` order, one at a time (so a long log streams)."""
+    """Checks records fed in `seq` order, one at a time (so a long log streams).
+
+    A tombstone's contents are gone, so only its links are checked: its `prev_hash` must be
+    the previous hash and the next record must point at its `hash`. A record edited and
+    then disguised as a tombstone still breaks the chain unless its hash is kept, which is
+    exactly what an honest tombstone does.
+    """
 
     def __init__(self) -> None:
         self.expected_seq = 1
         self.prev_hash = GENESIS_HASH
         self.checked = 0
+        self.tombstones = 0
 
-    def check(self, record: ConsentRecord) -> ChainBreak | None:
+    def check(self, record: LogEntry) -> ChainBreak | None:
         if record.seq != self.expected_seq:
             return ChainBreak(self.expected_seq, f"record missing (next found is {record.seq})")
         if record.prev_hash != self.prev_hash:
             return ChainBreak(record.seq, "prev_hash does not match the previous record")
-        if record_hash(record) != record.hash:
+        if isinstance(record, ConsentRecord) and record_hash(record) != record.hash:
             return ChainBreak(record.seq, "hash does not match the record's contents")
         self.expected_seq += 1
         self.prev_hash = record.hash
         self.checked += 1
+        self.tombstones += isinstance(record, Tombstone)
         return None
 
     def check_head(self, head_seq: int) -> ChainBreak | None:

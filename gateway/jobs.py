@@ -1,4 +1,5 @@
-"""Background jobs (adapter): the retention purge, at start and every interval.
+"""Background jobs (adapter): the retention purge, at start and every interval: old events,
+access-log rows and bot counts, consent records to tombstones, expired hash keys and blocks.
 
 Deletes in batches, each its own short transaction, so requests keep being served while a
 large backlog goes; then gives the space back to the file system.
@@ -9,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
 from typing import Final
 
 from gateway.clock import Clock
 from gateway.config import RetentionConfig
 from gateway.errors import StoreError
-from gateway.retention import TABLES, Table, cutoffs
+from gateway.retention import TABLES, Purged, cutoffs
 from gateway.store import Store
 
 log = logging.getLogger("consent_gateway")
@@ -27,33 +30,57 @@ async def purge(
     policy: RetentionConfig,
     clock: Clock,
     *,
+    consent_lifetime: timedelta,
     dry_run: bool = False,
     stopping: Callable[[], bool] = lambda: False,
-) -> dict[Table, int]:
+) -> dict[Purged, int]:
     """Delete (or with `dry_run` only count) what the policy says is due, per table;
     `stopping` is asked between batches so a shutdown need not wait for a whole backlog."""
-    due = cutoffs(clock(), policy)
-    done: dict[Table, int] = {}
+    due = cutoffs(clock(), policy, consent_lifetime=consent_lifetime)
+    done: dict[Purged, int] = {}
     for table in TABLES:
-        if dry_run:
-            done[table] = await store.count_before(table, due.of(table))
-            continue
-        done[table] = 0
-        while not stopping() and (
-            gone := await store.purge_before(table, due.of(table), policy.batch_size)
-        ) > 0:
-            done[table] += gone
-            await asyncio.sleep(PAUSE_BETWEEN_BATCHES_S)  # let waiting writes in
-    if not dry_run and any(done.values()):
-        await store.reclaim_space()
+        done[table] = await _in_batches(
+            partial(store.purge_before, table, due.of(table), policy.batch_size),
+            count=partial(store.count_before, table, due.of(table)),
+            dry_run=dry_run, stopping=stopping,
+        )
+    done["consent_log"] = await _in_batches(
+        partial(store.tombstone_consents, due.consents, policy.batch_size),
+        count=partial(store.count_due_consents, due.consents),
+        dry_run=dry_run, stopping=stopping,
+    )
+    if not dry_run:
+        done["ip_hash_keys"] = await store.delete_ip_hash_keys_before(due.oldest_key_day)
+        done["blocklist"] = await store.purge_blocklist(due.now)
+        if any(done.values()):
+            await store.reclaim_space()
     return done
 
 
+async def _in_batches(
+    delete_batch: Callable[[], Awaitable[int]],
+    *,
+    count: Callable[[], Awaitable[int]],
+    dry_run: bool,
+    stopping: Callable[[], bool],
+) -> int:
+    if dry_run:
+        return await count()
+    total = 0
+    while not stopping() and (gone := await delete_batch()) > 0:
+        total += gone
+        await asyncio.sleep(PAUSE_BETWEEN_BATCHES_S)  # let waiting writes in
+    return total
+
+
 class RetentionJob:
-    def __init__(self, store: Store, policy: RetentionConfig, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, policy: RetentionConfig, clock: Clock, *, consent_lifetime: timedelta
+    ) -> None:
         self.store = store
         self.policy = policy
         self.clock = clock
+        self.consent_lifetime = consent_lifetime
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -74,6 +101,7 @@ class RetentionJob:
         while not self._stop.is_set():
             try:
                 done = await purge(self.store, self.policy, self.clock,
+                                   consent_lifetime=self.consent_lifetime,
                                    stopping=self._stop.is_set)
                 if any(done.values()):
                     log.info("retention: deleted %s", done)

@@ -155,7 +155,8 @@ class Gateway:
             batch_size=batch, flush_interval=interval, capacity=capacity,
         )
         self.bots: Counter[tuple[str, date]] = Counter()
-        self.retention = RetentionJob(self.store, self.config.retention, self.clock)
+        self.retention = RetentionJob(self.store, self.config.retention, self.clock,
+                                      consent_lifetime=self.lifetime)
 
     @property
     def prefix(self) -> str:

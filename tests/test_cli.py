@@ -42,7 +42,7 @@ def test_verify_log_passes_then_names_the_altered_seq(tmp_path: Path) -> None:
 
     conn = sqlite3.connect(tmp_path / "gateway.sqlite3")
     # An attacker with file access can drop the guard; the chain still tells.
-    conn.execute("DROP TRIGGER consent_log_no_update")
+    conn.execute("DROP TRIGGER consent_log_only_tombstones")
     conn.execute("UPDATE consent_log SET granted = '[\"necessary\", \"marketing\"]' "
                  "WHERE seq = 4")
     conn.commit()

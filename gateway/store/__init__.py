@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Literal, Protocol
 
-from gateway.consentlog import ConsentDraft, ConsentRecord
+from gateway.consentlog import ConsentDraft, ConsentRecord, LogEntry
 from gateway.cookies import SeenCookie
 from gateway.events import AccessLogEntry, AnalyticsEvent
+from gateway.retention import ConsentCutoffs
 from gateway.retention import Table as RetentionTable
 
 
@@ -29,8 +30,8 @@ class Store(Protocol):
         database, not a lock in this process, orders appends from every worker.
         """
 
-    def iter_consents(self, *, after_seq: int = 0) -> AsyncIterator[ConsentRecord]:
-        """Every record in `seq` order, streamed."""
+    def iter_consents(self, *, after_seq: int = 0) -> AsyncIterator[LogEntry]:
+        """Every record (or its tombstone) in `seq` order, streamed."""
 
     async def consent_history(self, consent_id: str) -> list[ConsentRecord]: ...
 
@@ -68,3 +69,29 @@ class Store(Protocol):
 
     async def reclaim_space(self) -> None:
         """Return freed space to the file system where the database can."""
+
+    async def tombstone_consents(self, due: ConsentCutoffs, limit: int) -> int:
+        """Reduce at most `limit` records whose consent ended long enough ago to tombstones
+        (`seq` and hashes kept); return how many."""
+
+    async def count_due_consents(self, due: ConsentCutoffs) -> int: ...
+
+    async def erase_events(self, visitor: str, site: str | None = None) -> int:
+        """Delete one visitor pseudonym's analytics events; return how many."""
+
+    async def ip_hash_key(self, day: date) -> bytes:
+        """The key of `day` for hashing client addresses, created if missing; every worker
+        gets the same one."""
+
+    async def delete_ip_hash_keys_before(self, day: date) -> int: ...
+
+    async def block_client(self, client: str, until: datetime, reason: str) -> None:
+        """Blocklist a keyed client hash (never an address) until `until`."""
+
+    async def unblock_client(self, clients: Sequence[str]) -> int: ...
+
+    async def active_blocks(self, now: datetime) -> dict[str, tuple[datetime, str]]:
+        """client hash -> (until, reason) of the blocks still running at `now`."""
+
+    async def purge_blocklist(self, now: datetime) -> int:
+        """Delete blocks that have run out; return how many."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -18,6 +19,8 @@ from gateway.consentlog import (
     GENESIS_HASH,
     ConsentDraft,
     ConsentRecord,
+    LogEntry,
+    Tombstone,
     format_timestamp,
     parse_timestamp,
     seal,
@@ -25,10 +28,18 @@ from gateway.consentlog import (
 from gateway.cookies import SeenCookie
 from gateway.errors import StoreError
 from gateway.events import AccessLogEntry, AnalyticsEvent
+from gateway.retention import ConsentCutoffs
 from gateway.retention import Table as RetentionTable
 
 BUSY_TIMEOUT_MS: Final = 10_000
 _READ_BATCH: Final = 500
+
+# What a tombstone holds in place of the decision and the visitor.
+_BLANK: Final = {
+    "recorded_at": "''", "consent_id": "''", "site": "''", "action": "''", "source": "''",
+    "granted": "'[]'", "denied": "'[]'", "revision": "0", "banner_hash": "''",
+    "language": "''", "ip": "''", "user_agent": "''", "page": "''", "gpc": "0",
+}
 
 # Each migration is a list of statements, applied in one transaction; PRAGMA user_version
 # records how many have run.
@@ -129,6 +140,27 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
     ),
     ("CREATE INDEX analytics_events_by_ts ON analytics_events (ts)",),
+    (
+        # Retention turns records into tombstones in place: `seq`, `prev_hash` and `hash`
+        # stay, every other field is blanked. That is the only change the log allows.
+        "ALTER TABLE consent_log ADD COLUMN tombstone INTEGER NOT NULL DEFAULT 0",
+        "DROP TRIGGER consent_log_no_update",
+        f"""CREATE TRIGGER consent_log_only_tombstones BEFORE UPDATE ON consent_log
+           WHEN NOT (OLD.tombstone = 0 AND NEW.tombstone = 1 AND NEW.seq = OLD.seq
+                     AND NEW.prev_hash = OLD.prev_hash AND NEW.hash = OLD.hash
+                     AND {" AND ".join(f"NEW.{c} = {v}" for c, v in _BLANK.items())})
+           BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END""",
+        "CREATE INDEX consent_log_live_by_time ON consent_log (recorded_at) WHERE tombstone = 0",
+        # Keys for the keyed hashes of client addresses (rate limits, blocklist): one per
+        # UTC day, shared by every worker, deleted after 48 hours.
+        "CREATE TABLE ip_hash_keys (day TEXT PRIMARY KEY, key BLOB NOT NULL)",
+        # `client` is a keyed hash, never an address.
+        """CREATE TABLE blocklist (
+            client TEXT PRIMARY KEY,
+            until TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+    ),
 )
 
 # Retention deletes in batches; the subquery keeps each transaction short.
@@ -188,6 +220,23 @@ _INSERT: Final = (
     f"INSERT INTO consent_log ({_COLUMNS}) VALUES ({', '.join('?' for _ in FIELDS)})"  # noqa: S608
 )
 _SELECT: Final = f"SELECT {_COLUMNS} FROM consent_log"  # noqa: S608
+_SELECT_ENTRIES: Final = f"SELECT {_COLUMNS}, tombstone FROM consent_log"  # noqa: S608
+
+# Records whose consent ended before `ended_before` (see retention.ConsentCutoffs): expired
+# (given before `given_before`) or followed by a later record of the same consent id.
+_DUE_CONSENTS: Final = """
+    SELECT seq FROM consent_log AS c
+    WHERE c.tombstone = 0 AND c.recorded_at < :ended_before
+      AND (c.recorded_at < :given_before OR EXISTS (
+            SELECT 1 FROM consent_log AS n
+            WHERE n.consent_id = c.consent_id AND n.seq > c.seq
+              AND n.recorded_at < :ended_before))
+"""
+_TOMBSTONE: Final = (
+    "UPDATE consent_log SET tombstone = 1, "  # noqa: S608 - constants only
+    + ", ".join(f"{column} = {value}" for column, value in _BLANK.items())
+    + f" WHERE seq IN ({_DUE_CONSENTS} ORDER BY seq LIMIT :limit)"
+)
 
 
 class SQLiteStore:
@@ -291,15 +340,16 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the chain head: {exc}") from exc
 
-    async def iter_consents(self, *, after_seq: int = 0) -> AsyncIterator[ConsentRecord]:
+    async def iter_consents(self, *, after_seq: int = 0) -> AsyncIterator[LogEntry]:
         conn = self._require(self._reader)
         last = after_seq
         while True:
             # Keyset pages: no long-lived read transaction pins the WAL during a big export.
-            rows = await self._fetch(conn, f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?",
-                                     (last, _READ_BATCH))
+            rows = await self._fetch(
+                conn, f"{_SELECT_ENTRIES} WHERE seq > ? ORDER BY seq LIMIT ?", (last, _READ_BATCH)
+            )
             for row in rows:
-                yield _from_row(row)
+                yield _entry_from_row(row)
             if len(rows) < _READ_BATCH:
                 return
             last = int(rows[-1][0])
@@ -372,15 +422,82 @@ class SQLiteStore:
     async def purge_before(self, table: RetentionTable, cutoff: datetime, limit: int) -> int:
         """Delete up to `limit` rows recorded before `cutoff`; returns how many went.
         One short transaction per call."""
+        return await self._write_counted(
+            _PURGE[table], (_stored_cutoff(table, cutoff), limit), f"purge of {table}"
+        )
+
+    async def tombstone_consents(self, due: ConsentCutoffs, limit: int) -> int:
+        """Reduce up to `limit` due consent records to tombstones, oldest first."""
+        params = {**_consent_cutoff_params(due), "limit": limit}
+        return await self._write_counted(_TOMBSTONE, params, "consent log tombstones")
+
+    async def count_due_consents(self, due: ConsentCutoffs) -> int:
+        rows = await self._fetch(self._require(self._reader),
+                                 f"SELECT count(*) FROM ({_DUE_CONSENTS})",  # noqa: S608
+                                 _consent_cutoff_params(due))
+        return int(rows[0][0])
+
+    async def ip_hash_key(self, day: date) -> bytes:
+        """The day's key for hashing client addresses: made by the first worker that asks,
+        read by the others."""
+        await self._write_counted(
+            "INSERT OR IGNORE INTO ip_hash_keys (day, key) VALUES (:day, :key)",
+            {"day": day.isoformat(), "key": secrets.token_bytes(32)}, "hash key",
+        )
+        rows = await self._fetch(self._require(self._reader),
+                                 "SELECT key FROM ip_hash_keys WHERE day = ?", (day.isoformat(),))
+        return bytes(rows[0][0])
+
+    async def delete_ip_hash_keys_before(self, day: date) -> int:
+        return await self._write_counted("DELETE FROM ip_hash_keys WHERE day < :day",
+                                         {"day": day.isoformat()}, "hash keys")
+
+    async def block_client(self, client: str, until: datetime, reason: str) -> None:
+        """Put a keyed client hash on the blocklist; a longer block wins over a shorter one."""
+        await self._write_counted(
+            "INSERT INTO blocklist (client, until, reason) VALUES (:client, :until, :reason) "
+            "ON CONFLICT (client) DO UPDATE SET until = max(until, excluded.until), "
+            "reason = excluded.reason",
+            {"client": client, "until": format_timestamp(until), "reason": reason}, "blocklist",
+        )
+
+    async def unblock_client(self, clients: Sequence[str]) -> int:
+        marks = ", ".join("?" for _ in clients)
+        return await self._write_counted(
+            f"DELETE FROM blocklist WHERE client IN ({marks})",  # noqa: S608
+            tuple(clients), "blocklist",
+        )
+
+    async def active_blocks(self, now: datetime) -> dict[str, tuple[datetime, str]]:
+        rows = await self._fetch(self._require(self._reader),
+                                 "SELECT client, until, reason FROM blocklist WHERE until > ?",
+                                 (format_timestamp(now),))
+        return {str(r[0]): (parse_timestamp(r[1]), str(r[2])) for r in rows}
+
+    async def purge_blocklist(self, now: datetime) -> int:
+        return await self._write_counted("DELETE FROM blocklist WHERE until <= :now",
+                                         {"now": format_timestamp(now)}, "blocklist")
+
+    async def erase_events(self, visitor: str, site: str | None = None) -> int:
+        """Delete every analytics event of one visitor pseudonym (on one site, if given)."""
+        sql, params = "DELETE FROM analytics_events WHERE visitor = :visitor", {"visitor": visitor}
+        if site is not None:
+            sql, params = sql + " AND site = :site", {**params, "site": site}
+        return await self._write_counted(sql, params, "erasure")
+
+    async def _write_counted(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Any], what: str
+    ) -> int:
+        """One statement in its own short transaction; returns the rows it changed."""
         conn = self._require(self._writer)
         async with self._write_lock:
             try:
                 await conn.execute("BEGIN IMMEDIATE")
-                cursor = await conn.execute(_PURGE[table], (_stored_cutoff(table, cutoff), limit))
+                cursor = await conn.execute(sql, params)
                 await conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 await _rollback(conn)
-                raise StoreError(f"could not purge {table}: {exc}") from exc
+                raise StoreError(f"could not write the {what}: {exc}") from exc
         return max(cursor.rowcount, 0)
 
     async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:
@@ -435,7 +552,8 @@ class SQLiteStore:
         return [_from_row(row) for row in rows]
 
     async def _fetch(
-        self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
+        self, conn: aiosqlite.Connection, sql: str,
+        params: Sequence[Any] | Mapping[str, Any],
     ) -> list[sqlite3.Row]:
         try:
             async with conn.execute(sql, params) as cursor:
@@ -486,6 +604,19 @@ def _to_row(record: ConsentRecord) -> tuple[Any, ...]:
     data["granted"], data["denied"] = json.dumps(data["granted"]), json.dumps(data["denied"])
     data["gpc"] = int(record.gpc)
     return tuple(data[name] for name in FIELDS)
+
+
+def _consent_cutoff_params(due: ConsentCutoffs) -> dict[str, str]:
+    return {"ended_before": format_timestamp(due.ended_before),
+            "given_before": format_timestamp(due.given_before)}
+
+
+def _entry_from_row(row: Sequence[Any]) -> LogEntry:
+    """A row of `_SELECT_ENTRIES`: the record, or what retention left of it."""
+    if row[-1]:
+        data = dict(zip(FIELDS, row[:-1], strict=True))
+        return Tombstone(int(data["seq"]), str(data["prev_hash"]), str(data["hash"]))
+    return _from_row(row[:-1])
 
 
 def _from_row(row: Sequence[Any]) -> ConsentRecord:
