@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.errors import BadRequest, NotFound, Unauthorized
+from gateway.consent import is_consent_id
+from gateway.consentlog import format_timestamp
+from gateway.errors import BadRequest, InvalidField, NotFound, PayloadTooLarge, Unauthorized
 from gateway.events import AnalyticsEvent
+from gateway.pseudonymise import parse_ip
 from gateway.service import Gateway
 from gateway.stats import compute_stats
 
 MAX_RANGE_DAYS: Final = 400
 DEFAULT_RANGE_DAYS: Final = 30
+# Blocks are by a hash whose key is deleted after 48 hours: longer would outlive the key.
+MAX_BLOCK_MINUTES: Final = 1440
 
 
 def new_admin_token() -> tuple[str, str]:
@@ -47,7 +53,15 @@ def token_matches(presented: str, hashes: tuple[str, ...]) -> bool:
 
 def admin_routes(gateway: Gateway) -> list[Route]:
     views = _AdminViews(gateway)
-    return [Route(f"{gateway.prefix}/admin/stats", views.stats, methods=["GET"])]
+    admin = f"{gateway.prefix}/admin"
+    return [
+        Route(f"{admin}/stats", views.stats, methods=["GET"]),
+        Route(f"{admin}/subjects/{{consent_id}}", views.subject, methods=["GET"]),
+        Route(f"{admin}/subjects/{{consent_id}}", views.erase_subject, methods=["DELETE"]),
+        Route(f"{admin}/blocklist", views.blocklist, methods=["GET"]),
+        Route(f"{admin}/blocklist", views.block, methods=["POST"]),
+        Route(f"{admin}/blocklist", views.unblock, methods=["DELETE"]),
+    ]
 
 
 class _AdminViews:
@@ -85,12 +99,92 @@ class _AdminViews:
         body["bots"] = sum(bots.values())
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
+    async def subject(self, request: Request) -> Response:
+        """Access on behalf of a visitor who wrote in with their consent id."""
+        self._authorise(request)
+        consent_id = _consent_id(request)
+        body = await self.gateway.subject_data(consent_id, site=None)
+        if not body["consent_history"]:
+            raise NotFound("no consent record has this consent id", field="consent_id")
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def erase_subject(self, request: Request) -> Response:
+        """Erasure on behalf of a visitor: their events go, an `erase` record is logged per
+        site (their browser's cookie no longer counts as consent from then on)."""
+        self._authorise(request)
+        consent_id = _consent_id(request)
+        history = await self.gateway.store.consent_history(consent_id)
+        if not history:
+            raise NotFound("no consent record has this consent id", field="consent_id")
+        erased = 0
+        for site_id in sorted({record.site for record in history}):
+            site = self.gateway.config.site_by_id(site_id)
+            erased += await self.gateway.erase_events_of(consent_id, site_id)
+            if site is not None:
+                await self.gateway.record_admin_erasure(consent_id, site)
+        return JSONResponse({"consent_id": consent_id, "erased_events": erased,
+                             "withdrawn": True}, headers={"Cache-Control": "no-store"})
+
+    async def blocklist(self, request: Request) -> Response:
+        self._authorise(request)
+        blocks = await self.gateway.store.active_blocks(self.gateway.clock())
+        rows = [{"client": client, "until": format_timestamp(until), "reason": reason}
+                for client, (until, reason) in sorted(blocks.items())]
+        return JSONResponse({"blocked": rows}, headers={"Cache-Control": "no-store"})
+
+    async def block(self, request: Request) -> Response:
+        """Block an address for a while; it is hashed with the day's key, never stored."""
+        self._authorise(request)
+        data = await _json_body(request)
+        address = _address(data.get("ip"))
+        minutes = data.get("minutes", self.gateway.config.abuse.block_minutes)
+        if type(minutes) is not int or not 1 <= minutes <= MAX_BLOCK_MINUTES:
+            raise InvalidField(f"minutes must be a whole number from 1 to {MAX_BLOCK_MINUTES}",
+                               field="minutes")
+        client, until = await self.gateway.block_address(address, minutes)
+        return JSONResponse({"client": client, "until": format_timestamp(until)},
+                            status_code=201, headers={"Cache-Control": "no-store"})
+
+    async def unblock(self, request: Request) -> Response:
+        self._authorise(request)
+        address = _address((await _json_body(request)).get("ip"))
+        removed = await self.gateway.unblock_address(address)
+        return JSONResponse({"unblocked": removed}, headers={"Cache-Control": "no-store"})
+
     def _site(self, value: str | None) -> str:
         if value is None:
             return self.gateway.config.sites[0].id
         if self.gateway.config.site_by_id(value) is None:
             raise BadRequest(f"no site {value[:64]!r} is configured", field="site")
         return value
+
+
+def _consent_id(request: Request) -> str:
+    value = str(request.path_params["consent_id"])
+    if not is_consent_id(value):
+        raise BadRequest("a consent id is 22 characters of A-Z, a-z, 0-9, - and _",
+                         field="consent_id")
+    return value
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > 4096:
+        raise PayloadTooLarge("the body may be at most 4096 bytes", field="body")
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not valid JSON", field="body") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object", field="body")
+    return data
+
+
+def _address(value: object) -> str:
+    parsed = parse_ip(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise InvalidField("ip must be an IPv4 or IPv6 address", field="ip")
+    return str(parsed)
 
 
 def stats_range(first: str | None, last: str | None, *, today: date) -> tuple[date, date]:

@@ -240,7 +240,11 @@ def _beacon(work: _Work) -> Beacon:
 def visitor_id(key: bytes, consent: Consent) -> str:
     """Keyed HMAC of the consent id: the same visitor across visits, but not reversible
     (nor linkable to the consent log) without the server's key."""
-    message = f"{consent.site}:{consent.consent_id}".encode()
+    return visitor_of(key, consent.site, consent.consent_id)
+
+
+def visitor_of(key: bytes, site: str, consent_id: str) -> str:
+    message = f"{site}:{consent_id}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 

@@ -7,7 +7,7 @@ import html
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from gateway.config import GatewayConfig, SiteConfig
@@ -104,8 +104,62 @@ def consent_mode_settings(config: GatewayConfig) -> dict[str, Any] | None:
     }
 
 
+# The visitor's-own-data texts, used where the configuration leaves them empty.
+OWN_DATA_TEXTS: Final[dict[Language, dict[str, str]]] = {
+    "nl": {
+        "your_data": "Uw gegevens",
+        "download_data": "Mijn gegevens downloaden",
+        "erase_data": "Mijn gegevens wissen",
+        "erase_explain": "Wist de statistieken die met uw toestemming over uw bezoeken zijn "
+        "verzameld en trekt uw toestemming in. Het bewijs van uw keuzes bewaren wij zo lang "
+        "als de wet vraagt.",
+        "consent_id_label": "Uw toestemmings-ID (vermeld deze als u ons schrijft)",
+        "erased": "Uw gegevens zijn gewist en uw toestemming is ingetrokken.",
+    },
+    "en": {
+        "your_data": "Your data",
+        "download_data": "Download my data",
+        "erase_data": "Erase my data",
+        "erase_explain": "Erases the statistics collected about your visits with your consent "
+        "and withdraws your consent. The record of your choices is kept as long as the law "
+        "requires.",
+        "consent_id_label": "Your consent ID (quote it when you write to us)",
+        "erased": "Your data has been erased and your consent withdrawn.",
+    },
+    "de": {
+        "your_data": "Ihre Daten",
+        "download_data": "Meine Daten herunterladen",
+        "erase_data": "Meine Daten löschen",
+        "erase_explain": "Löscht die mit Ihrer Einwilligung über Ihre Besuche erhobenen "
+        "Statistiken und widerruft Ihre Einwilligung. Der Nachweis Ihrer Entscheidungen wird "
+        "so lange aufbewahrt, wie das Gesetz es verlangt.",
+        "consent_id_label": "Ihre Einwilligungs-ID (bitte angeben, wenn Sie uns schreiben)",
+        "erased": "Ihre Daten wurden gelöscht und Ihre Einwilligung widerrufen.",
+    },
+    "fr": {
+        "your_data": "Vos données",
+        "download_data": "Télécharger mes données",
+        "erase_data": "Effacer mes données",
+        "erase_explain": "Efface les statistiques recueillies sur vos visites avec votre "
+        "consentement et retire votre consentement. La preuve de vos choix est conservée "
+        "aussi longtemps que la loi l'exige.",
+        "consent_id_label": "Votre identifiant de consentement (à indiquer si vous nous "
+        "écrivez)",
+        "erased": "Vos données ont été effacées et votre consentement a été retiré.",
+    },
+}
+
+
+def banner_texts(config: GatewayConfig, language: Language) -> dict[str, str]:
+    """The configured texts, with the built-in own-data texts where none are configured."""
+    configured = config.banner.texts[language].model_dump()
+    defaults = OWN_DATA_TEXTS[language]
+    return {key: value if value is not None else defaults[key]
+            for key, value in configured.items()}
+
+
 def banner_view(config: GatewayConfig, site: SiteConfig, language: Language) -> BannerView:
-    texts = config.banner.texts[language].model_dump()
+    texts = banner_texts(config, language)
     categories = [
         {
             "id": category,

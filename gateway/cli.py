@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config-docs": _config_docs,
         "hash-token": _hash_token,
         "purge": _purge,
+        "privacy-statement": _privacy_statement,
     }[args.command]
     return handler(args)
 
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(purge)
     purge.add_argument("--dry-run", action="store_true",
                        help="only count what would be deleted")
+    statement = commands.add_parser("privacy-statement", help="print a ready-to-publish "
+                                    "privacy-statement section (Markdown) made from the config")
+    _config_option(statement)
+    statement.add_argument("--lang", required=True, choices=("nl", "en"),
+                           help="language of the text")
+    statement.add_argument("--site", help="site id (default: the first site)")
     token = commands.add_parser("hash-token", help="make an admin bearer token and the hash "
                                 "to put in admin.token_hashes (or hash a token read on stdin)")
     token.add_argument("--stdin", action="store_true", help="hash the token given on stdin")
@@ -219,4 +226,23 @@ def _purge(args: argparse.Namespace) -> int:
             print(f"{table}: {verb} {count} records to tombstones")
         else:
             print(f"{table}: {'would delete' if args.dry_run else 'deleted'} {count} rows")
+    return EXIT_OK
+
+
+def _privacy_statement(args: argparse.Namespace) -> int:
+    from gateway.privacystatement import missing_settings, privacy_statement
+
+    config = _load(args)
+    if config is None:
+        return EXIT_USAGE
+    site = config.sites[0] if args.site is None else config.site_by_id(args.site)
+    if site is None:
+        known = ", ".join(s.id for s in config.sites)
+        print(f"unknown site {args.site!r}; the config has: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    for key in missing_settings(config):
+        # Still printed: the placeholder in the text shows where the value goes.
+        print(f"warning: {key} is empty; set it before publishing the statement",
+              file=sys.stderr)
+    sys.stdout.write(privacy_statement(config, site, args.lang))
     return EXIT_OK

@@ -92,18 +92,28 @@ class ConsentCookieCodec:
     def decode(
         self, value: str | None, *, site: str, revision: int, now: datetime
     ) -> Consent | None:
+        consent = self._verified(value)
+        if consent is None or consent.site != site or consent.revision != revision:
+            return None
+        if consent.decided_at > now + _CLOCK_SKEW or consent.expires_at(self.lifetime) <= now:
+            return None
+        return consent
+
+
+    def identify(self, value: str | None, *, site: str) -> str | None:
+        """The consent id of a genuine cookie of this site, whatever its revision or age: it
+        no longer counts as consent, but it still proves whose data the visitor may see."""
+        consent = self._verified(value)
+        return consent.consent_id if consent is not None and consent.site == site else None
+
+    def _verified(self, value: str | None) -> Consent | None:
         if not value or len(value) > MAX_COOKIE_CHARS or not _canonical_signature(value):
             return None
         try:
             payload = self._serializer.loads(value)
         except (BadSignature, ValueError, json.JSONDecodeError):
             return None
-        consent = _consent_from_payload(payload)
-        if consent is None or consent.site != site or consent.revision != revision:
-            return None
-        if consent.decided_at > now + _CLOCK_SKEW or consent.expires_at(self.lifetime) <= now:
-            return None
-        return consent
+        return _consent_from_payload(payload)
 
 
 def _canonical_signature(value: str) -> bool:

@@ -96,7 +96,9 @@ def expire_cookie(name: str, *, path: str = "/", domain: str | None = None) -> s
     """A `Set-Cookie` that makes the browser delete a cookie (HttpOnly ones included). The
     browser only deletes a cookie whose name, path and domain all match."""
     value = f"{name}=; Max-Age=0; Path={path or '/'}; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
-    return value + (f"; Domain={domain}" if domain else "")
+    value += f"; Domain={domain}" if domain else ""
+    # Browsers ignore a prefixed cookie without Secure, the deletion of one included.
+    return value + ("; Secure" if name.startswith(("__Host-", "__Secure-")) else "")
 
 
 @dataclass(frozen=True, slots=True)

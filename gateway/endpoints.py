@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,11 +26,13 @@ from gateway.errors import (
     PayloadTooLarge,
     RequestError,
     StoreError,
+    TooManyRequests,
     UnsupportedMediaType,
 )
 from gateway.events import AnalyticsEvent, Drop
 from gateway.pages import PAGE_CSP, render_preferences
 from gateway.service import Gateway, RequestContext, context_of
+from gateway.subjects import subject_document
 from gateway.types import Action
 
 log = logging.getLogger("consent_gateway")
@@ -51,9 +53,12 @@ def build_endpoints(gateway: Gateway) -> Starlette:
         Route(f"{prefix}/preferences", handlers.preferences, methods=["GET"]),
         Route(f"{prefix}/preferences", handlers.decide, methods=["POST"]),
         Route(f"{prefix}/collect", handlers.collect, methods=["POST"]),
+        Route(f"{prefix}/me", handlers.my_data, methods=["GET"]),
+        Route(f"{prefix}/me", handlers.erase_me, methods=["DELETE"]),
+        Route(f"{prefix}/me/erase", handlers.erase_me, methods=["POST"]),
         *(
             Route(f"{prefix}/{name}", handlers.preflight, methods=["OPTIONS"])
-            for name in ("state", "consent", "withdraw", "collect")
+            for name in ("state", "consent", "withdraw", "collect", "me")
         ),
         *admin_routes(gateway),
         Route(f"{prefix}/health", handlers.health, methods=["GET"]),
@@ -72,6 +77,9 @@ def build_endpoints(gateway: Gateway) -> Starlette:
 
 async def error_response(request: Request, exc: Exception) -> Response:
     """Every error of the gateway's endpoints becomes JSON here, and only here."""
+    if isinstance(exc, TooManyRequests):
+        return JSONResponse(exc.to_json(), status_code=exc.status_code,
+                            headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, RequestError):
         return JSONResponse(exc.to_json(), status_code=exc.status_code)
     if isinstance(exc, HTTPException):
@@ -125,7 +133,7 @@ class _Handlers:
             return Response(status_code=403)
         return Response(status_code=204, headers={
             **_cors_headers(origin),
-            "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Methods": "GET, POST, DELETE",
             "Access-Control-Allow-Headers": "Content-Type, X-Consent-Token",
             "Access-Control-Max-Age": "600",
         })
@@ -137,7 +145,11 @@ class _Handlers:
         )
         view = self.gateway.view(ctx.site, self.gateway.language_for(ctx))
         css = f"{self.gateway.prefix}/consent.css?v={self.gateway.assets['consent.css'].etag}"
-        page = render_preferences(view, ctx.consent, return_to=return_to, css_url=css)
+        page = render_preferences(
+            view, ctx.consent, return_to=return_to, css_url=css,
+            subject_id=self.gateway.subject_of(ctx),
+            erased=request.query_params.get("erased") == "1",
+        )
         return HTMLResponse(page, headers={
             "Cache-Control": "no-store",
             "Content-Security-Policy": PAGE_CSP,
@@ -154,6 +166,7 @@ class _Handlers:
     async def _record(self, request: Request, *, fixed_action: Action | None) -> Response:
         ctx = context_of(request.scope)
         refuse_cross_site(request, ctx)
+        await self.gateway.check_rate(ctx, "consent")
         choice, is_form = await read_choice(request, fixed_action=fixed_action)
         if choice.site and choice.site != ctx.site.id:
             ctx = self.gateway.context_for(request.scope, site_id=choice.site)
@@ -206,6 +219,7 @@ class _Handlers:
         """The analytics beacon. Dropping is an answer, not an error: 202 either way, with
         the reason in `X-Consent-Dropped`, so a page never retries what we refused."""
         ctx = context_of(request.scope)
+        await self.gateway.check_rate(ctx, "collect")
         try:
             body = await read_capped_body(request, MAX_BEACON_BYTES)
         except PayloadTooLarge:
@@ -224,6 +238,71 @@ class _Handlers:
         allow_snippet(response, ctx)
         return response
 
+    async def my_data(self, request: Request) -> Response:
+        """The visitor's own data as a JSON download (GDPR art. 15 and 20)."""
+        ctx = context_of(request.scope)
+        await self.gateway.check_rate(ctx, "consent")
+        consent_id = self.gateway.subject_of(ctx)
+        if consent_id is None:
+            body = subject_document(consent_id="", site=ctx.site.id, current=None, history=(),
+                                    events=(), generated_at=self.gateway.clock())
+        else:
+            body = await self.gateway.subject_data(consent_id, site=ctx.site.id,
+                                                   current=ctx.consent)
+        day = self.gateway.clock().date().isoformat()
+        response = JSONResponse(body, headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="my-data-{ctx.site.id}-{day}.json"',
+            "X-Content-Type-Options": "nosniff",
+        })
+        allow_snippet(response, ctx)
+        return response
+
+    async def erase_me(self, request: Request) -> Response:
+        """Erase the visitor's analytics events and withdraw their consent (logged as
+        `erase`); the consent cookie goes too, so the banner asks again."""
+        ctx = context_of(request.scope)
+        refuse_cross_site(request, ctx)
+        await self.gateway.check_rate(ctx, "consent")
+        is_form = request.method == "POST"
+        return_to = "/"
+        if is_form:
+            form = dict(_form_pairs(await read_capped_body(request)))
+            return_to = safe_return_path(form.get("return_to")) or "/"
+        consent_id = self.gateway.subject_of(ctx)
+        erased = 0
+        if consent_id is not None:
+            erased = await self.gateway.erase_events_of(consent_id, ctx.site.id)
+            await self.gateway.record_decision(
+                ctx, action="erase", granted=frozenset(), consent_id=consent_id,
+                source="preferences" if is_form else "api", page=_page_of(request, ctx),
+                language=self.gateway.language_for(ctx),
+            )
+        if is_form:
+            query = urlencode({"erased": "1", "return_to": return_to})
+            response: Response = RedirectResponse(
+                f"{self.gateway.prefix}/preferences?{query}", status_code=303)
+        else:
+            response = JSONResponse(
+                {"consent_id": consent_id, "erased_events": erased,
+                 "withdrawn": consent_id is not None},
+                headers={"Cache-Control": "no-store"},
+            )
+            allow_snippet(response, ctx)
+        self._forget_consent(response, ctx)
+        return response
+
+    def _forget_consent(self, response: Response, ctx: RequestContext) -> None:
+        """Delete the consent cookie and every cookie of an optional category."""
+        optional = [
+            name for name in ctx.cookies
+            if (category := self.gateway.classifier.category_of(name)) is not None
+            and category != "necessary"
+        ]
+        names = [self.gateway.cookie_name(ctx.https), *optional]
+        for value in self.gateway.expiring_cookies(ctx.site.id, names):
+            response.headers.append("set-cookie", value)
+
     async def health(self, request: Request) -> Response:
         try:
             await self.gateway.store.ping()
@@ -239,6 +318,11 @@ class _Handlers:
             return JSONResponse({"error": "not found"}, status_code=404)
         body = {"gpc": True, "lastUpdate": privacy.gpc_last_update.isoformat()}
         return JSONResponse(body, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _page_of(request: Request, ctx: RequestContext) -> str:
+    """Where the visitor asked (path only, never the query), for the consent record."""
+    return (_same_origin_path(request, ctx) or "").split("?")[0][:500]
 
 
 def _cors_headers(origin: str) -> dict[str, str]:

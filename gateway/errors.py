@@ -12,7 +12,8 @@ input the gateway refuses, configuration it cannot run with, and outages::
     │   ├── NotFound               404
     │   ├── PayloadTooLarge        413
     │   ├── UnsupportedMediaType   415
-    │   └── InvalidField           422 a field has a value we do not accept
+    │   ├── InvalidField           422 a field has a value we do not accept
+    │   └── TooManyRequests        429 over a rate limit, or on the blocklist
     └── StoreError             the database failed -> 503
         ├── ChainBroken            the consent log's hash chain does not verify
         └── WriteQueueFull         accepted rows wait faster than they can be written
@@ -91,6 +92,15 @@ class UnsupportedMediaType(RequestError):
 class InvalidField(RequestError):
     status_code = 422
     error = "invalid field"
+
+
+class TooManyRequests(RequestError):
+    status_code = 429
+    error = "too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class StoreError(GatewayError):

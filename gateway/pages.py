@@ -18,7 +18,13 @@ PAGE_CSP: Final = (
 
 
 def render_preferences(
-    view: BannerView, consent: Consent | None, *, return_to: str, css_url: str
+    view: BannerView,
+    consent: Consent | None,
+    *,
+    return_to: str,
+    css_url: str,
+    subject_id: str | None = None,
+    erased: bool = False,
 ) -> str:
     texts = view.texts
     prefix = view.settings["prefix"]
@@ -58,11 +64,37 @@ def render_preferences(
 </div>
 </form>
 {withdraw}
+{_own_data_section(view, subject_id, hidden, erased=erased)}
 <p><a class="cg-link" href="{escape(return_to)}">{escape(texts["back"])}</a></p>
 </main>
 </body>
 </html>
 """
+
+
+def _own_data_section(
+    view: BannerView, subject_id: str | None, hidden_fields: str, *, erased: bool
+) -> str:
+    """Download and erase (GDPR art. 15, 17, 20) for a visitor whose cookie names them,
+    and the consent id to quote when writing in."""
+    if subject_id is None and not erased:
+        return ""
+    texts, prefix = view.texts, escape(view.settings["prefix"])
+    parts = [f'<section class="cg-your-data" id="cg-your-data" aria-labelledby="cg-data-title">'
+             f'<h2 id="cg-data-title">{escape(texts["your_data"])}</h2>']
+    if erased:
+        parts.append(f'<p class="cg-notice" role="status">{escape(texts["erased"])}</p>')
+    if subject_id is not None:
+        parts.append(
+            f'<p>{escape(texts["consent_id_label"])}: <code>{escape(subject_id)}</code></p>'
+            f'<p><a class="cg-link" href="{prefix}/me" download>'
+            f'{escape(texts["download_data"])}</a></p>'
+            f'<form method="post" action="{prefix}/me/erase">{hidden_fields}'
+            f'<p id="cg-erase-explain">{escape(texts["erase_explain"])}</p>'
+            f'<button type="submit" class="cg-btn" aria-describedby="cg-erase-explain">'
+            f'{escape(texts["erase_data"])}</button></form>'
+        )
+    return "".join(parts) + "</section>"
 
 
 def _category_row(category: dict[str, str], consent: Consent | None, always_on: str) -> str:

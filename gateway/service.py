@@ -13,22 +13,28 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from starlette.datastructures import QueryParams
 from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from gateway.analytics import Arrival, Pipeline, visitor_key_from
-from gateway.banner import BannerView, banner_view, negotiate_language, offered_language
+from gateway.analytics import Arrival, Pipeline, visitor_key_from, visitor_of
+from gateway.banner import (
+    BannerView,
+    banner_view,
+    consent_json,
+    negotiate_language,
+    offered_language,
+)
 from gateway.blocking import BlockRule
 from gateway.clock import Clock, system_clock
 from gateway.config import GatewayConfig, SiteConfig
 from gateway.consent import Consent, ConsentCookieCodec, granted_categories, new_consent_id
 from gateway.consentlog import ConsentDraft, ConsentRecord
 from gateway.cookies import CookieClassifier, expire_cookie
-from gateway.errors import StoreError, WriteQueueFull
+from gateway.errors import StoreError, TooManyRequests, WriteQueueFull
 from gateway.events import AccessLogEntry, AnalyticsEvent, Drop
 from gateway.geo import GeoLookup, open_geo_lookup
 from gateway.inventory import CookieInventory
@@ -36,9 +42,11 @@ from gateway.jobs import RetentionJob
 from gateway.network import Peer, resolve_peer
 from gateway.pagetoken import PageTokens
 from gateway.pseudonymise import truncate_ip
+from gateway.ratelimit import Bucket, RateLimiter, client_hash
 from gateway.static_files import static_dir
 from gateway.store import Store
 from gateway.store.sqlite import SQLiteStore
+from gateway.subjects import MAX_EXPORT_EVENTS, subject_document
 from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Action, Category, Language, Source
 from gateway.useragent import browser_and_os, describe_agent
 from gateway.writer import BatchWriter
@@ -79,6 +87,7 @@ class RequestContext:
     accept_language: str | None
     cookies: dict[str, str]
     origin_header: str | None
+    signed: str | None = None  # the consent cookie (or snippet token) as received
 
     @property
     def https(self) -> bool:
@@ -126,10 +135,21 @@ class Gateway:
         self._start_lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
         self._init_analytics(geo)
+        self._init_abuse()
+
+    def _init_abuse(self) -> None:
+        abuse = self.config.abuse
+        self.limiter = RateLimiter(
+            {"consent": abuse.consent_per_minute, "collect": abuse.collect_per_minute},
+            offences_to_block=abuse.offences_to_block,
+            block_for=timedelta(minutes=abuse.block_minutes),
+        ) if abuse.enabled else None
+        self._hash_keys: tuple[date, tuple[bytes, ...]] | None = None
 
     def _init_analytics(self, geo: GeoLookup | None) -> None:
         # The oldest key: adding a new signing key in front (rotation) keeps the pseudonyms.
         settings, secret = self.config.analytics, self.config.server.secret_keys[-1]
+        self.visitor_key = visitor_key_from(secret)
         self.page_tokens = PageTokens(
             self.config.server.secret_keys, timedelta(minutes=settings.page_token_minutes)
         )
@@ -141,7 +161,7 @@ class Gateway:
             page_token_valid=self._page_token_valid,
             locate=self.geo.locate,
             describe_agent=describe_agent,
-            visitor_key=visitor_key_from(secret),
+            visitor_key=self.visitor_key,
             dnt_denies_analytics=self.config.privacy.dnt_denies_analytics,
         )
         batch, capacity = settings.batch_size, settings.queue_size
@@ -169,6 +189,7 @@ class Gateway:
             if not self._started:
                 await self.store.open()
                 self.inventory.remember(await self.store.cookie_inventory())
+                await self.sync_blocks()
                 self._flusher = asyncio.create_task(self._flush_counters_every(COUNTERS_FLUSH_S))
                 self.events.start()
                 self.access_log.start()
@@ -205,6 +226,69 @@ class Gateway:
         while True:
             await asyncio.sleep(seconds)
             await self.flush_counters()
+            try:
+                await self.sync_blocks()
+            except StoreError as exc:
+                log.warning("blocklist not refreshed: %s", exc)
+
+    # ------------------------------------------------------------------ abuse
+
+    async def client_hashes(self, address: str) -> tuple[str, ...]:
+        """The client's keyed hashes: under today's key and, while it lives, yesterday's
+        (so a block made late yesterday still holds). Newest first."""
+        today = self.clock().date()
+        if self._hash_keys is None or self._hash_keys[0] != today:
+            current = await self.store.ip_hash_key(today)
+            previous = await self.store.ip_hash_key(today - timedelta(days=1), create=False)
+            self._hash_keys = (today, tuple(key for key in (current, previous) if key))
+        return tuple(client_hash(key, address) for key in self._hash_keys[1])
+
+    async def check_rate(self, ctx: RequestContext, bucket: Bucket) -> None:
+        """Raise `TooManyRequests` when the client is over its limit or blocked. Without the
+        store's keys (an outage) requests pass: limiting must not take the site down."""
+        if self.limiter is None:
+            return
+        try:
+            clients = await self.client_hashes(ctx.peer.address)
+        except StoreError as exc:
+            log.warning("rate limits off for now, no hash key: %s", exc)
+            return
+        verdict = self.limiter.check(clients, bucket, self.clock())
+        if verdict is None:
+            return
+        if verdict.new_block is not None:
+            log.warning("a client went over the %s limit repeatedly; blocked until %s",
+                        bucket, verdict.new_block.isoformat(timespec="seconds"))
+            await self._store_block(clients[0], verdict.new_block, "rate")
+        raise TooManyRequests(f"too many {bucket} requests from this client; try again later",
+                              retry_after=verdict.retry_after)
+
+    async def _store_block(self, client: str, until: datetime, reason: str) -> None:
+        try:
+            await self.store.block_client(client, until, reason)
+        except StoreError as exc:  # the block still holds in this process
+            log.warning("block not stored: %s", exc)
+
+    async def sync_blocks(self) -> None:
+        """Blocks made by other workers (or the admin) take effect here too."""
+        if self.limiter is not None:
+            blocks = await self.store.active_blocks(self.clock())
+            self.limiter.replace_blocks({client: until for client, (until, _) in blocks.items()})
+
+    async def block_address(self, address: str, minutes: int) -> tuple[str, datetime]:
+        """An admin's block: the address is hashed at once and never stored."""
+        clients = await self.client_hashes(address)
+        until = self.clock() + timedelta(minutes=minutes)
+        await self.store.block_client(clients[0], until, "admin")
+        if self.limiter is not None:
+            self.limiter.block(clients[0], until)
+        return clients[0], until
+
+    async def unblock_address(self, address: str) -> int:
+        clients = await self.client_hashes(address)
+        if self.limiter is not None:
+            self.limiter.unblock(clients)
+        return await self.store.unblock_client(clients)
 
     # ------------------------------------------------------------------ analytics
 
@@ -335,6 +419,7 @@ class Gateway:
             accept_language=headers.get("accept-language"),
             cookies=cookies,
             origin_header=headers.get("origin"),
+            signed=signed,
         )
 
     def language_for(self, ctx: RequestContext, requested: object = None) -> Language:
@@ -362,13 +447,15 @@ class Gateway:
         source: Source,
         page: str,
         language: Language,
+        consent_id: str | None = None,
     ) -> tuple[Consent, ConsentRecord]:
-        """Log the decision (committed) and return the consent the cookie will carry."""
+        """Log the decision (committed) and return the consent the cookie will carry. The
+        consent id stays the visitor's (`consent_id`, else the cookie's), else a new one."""
         now = self.clock()
         if ctx.dnt and self.config.privacy.dnt_denies_analytics:
             granted = granted - {"analytics"}
         consent = Consent(
-            consent_id=ctx.consent.consent_id if ctx.consent else new_consent_id(),
+            consent_id=consent_id or (ctx.consent.consent_id if ctx.consent else new_consent_id()),
             site=ctx.site.id,
             granted=granted_categories(granted),
             revision=ctx.site.revision,
@@ -393,6 +480,54 @@ class Gateway:
         )
         record = await self.store.append_consent(draft)
         return consent, record
+
+    # ------------------------------------------------------------------ data subjects
+
+    def subject_of(self, ctx: RequestContext) -> str | None:
+        """Whose data this browser may see and erase: the consent id of its genuine cookie,
+        also one of an older revision (it no longer counts as consent, but it is theirs)."""
+        if ctx.consent is not None:
+            return ctx.consent.consent_id
+        return self.codec.identify(ctx.signed, site=ctx.site.id)
+
+    async def subject_data(
+        self, consent_id: str, *, site: str | None, current: Consent | None = None
+    ) -> dict[str, Any]:
+        """Everything stored under a consent id (on one site, or on every site it was used).
+        Events still waiting to be written are written first, so the download is complete."""
+        await self.events.flush()
+        history = [r for r in await self.store.consent_history(consent_id)
+                   if site is None or r.site == site]
+        events: list[AnalyticsEvent] = []
+        for site_id in sorted({site} if site else {r.site for r in history}):
+            visitor = visitor_of(self.visitor_key, site_id, consent_id)
+            async for event in self.store.iter_events(site=site_id, visitor=visitor):
+                if len(events) >= MAX_EXPORT_EVENTS:
+                    break
+                events.append(event)
+        return subject_document(
+            consent_id=consent_id, site=site, generated_at=self.clock(),
+            current=consent_json(current, self.lifetime, include_id=True),
+            history=history, events=events,
+        )
+
+    async def erase_events_of(self, consent_id: str, site: str) -> int:
+        """Delete the analytics events recorded under this consent id on this site,
+        including those still waiting to be written; returns how many."""
+        visitor = visitor_of(self.visitor_key, site, consent_id)
+        queued = await self.events.discard(lambda e: e.visitor == visitor and e.site == site)
+        return queued + await self.store.erase_events(visitor, site)
+
+    async def record_admin_erasure(self, consent_id: str, site: SiteConfig) -> ConsentRecord:
+        """The `erase` record of an erasure the admin made for a visitor who wrote in: no
+        banner was shown and the request did not come from the visitor's browser."""
+        draft = ConsentDraft(
+            recorded_at=self.clock(), consent_id=consent_id, site=site.id, action="erase",
+            source="api", granted=("necessary",), denied=OPTIONAL_CATEGORIES,
+            revision=site.revision, banner_hash="", language=site.default_language, ip="",
+            user_agent="", page="", gpc=False,
+        )
+        return await self.store.append_consent(draft)
 
 
 _WANTED: Final = frozenset({

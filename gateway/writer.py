@@ -41,6 +41,8 @@ class BatchWriter(Generic[T]):
         self.capacity = capacity
         self._pending: deque[T] = deque()
         self._in_flight = 0
+        # Held while a batch is out of the buffer: `discard` then sees every waiting row.
+        self._batch_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -95,7 +97,20 @@ class BatchWriter(Generic[T]):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), RETRY_DELAY_S)
 
+    async def discard(self, unwanted: Callable[[T], bool]) -> int:
+        """Drop waiting rows (an erasure); returns how many. A batch being written at the
+        moment is committed first, so afterwards the store holds every row not dropped."""
+        async with self._batch_lock:
+            kept = deque(row for row in self._pending if not unwanted(row))
+            dropped = len(self._pending) - len(kept)
+            self._pending = kept
+        return dropped
+
     async def _write_one_batch(self) -> bool:
+        async with self._batch_lock:
+            return await self._write_locked()
+
+    async def _write_locked(self) -> bool:
         count = min(self.batch_size, len(self._pending))
         batch = [self._pending.popleft() for _ in range(count)]
         self._in_flight = count

@@ -129,6 +129,11 @@
       row.append(head, el("p", { class: "cg-cat-desc", id: id + "-desc" }, cat.description));
       settings.append(row);
     }
+    // The visitor's own data (download, erase); behind the proxy our cookie identifies them.
+    const mine = el("p", { class: "cg-mine", id: "cg-mine" }, (texts.your_data || "") + ": ");
+    mine.append(el("a", { class: "cg-link", href: base + "/me", download: "" }, texts.download_data),
+      " · ", el("a", { class: "cg-link", href: base + "/preferences#cg-your-data" }, texts.erase_data));
+    settings.append(mine);
     const buttons = {};
     const actions = el("div", { class: "cg-actions" });
     for (const action of ACTIONS) {
@@ -151,7 +156,7 @@
       reopen.addEventListener("click", () => show(true));
       D.body.append(reopen);
     }
-    return { root, settings, inputs, buttons, reopen };
+    return { root, settings, inputs, buttons, reopen, mine };
   };
 
   const sync = () => {
@@ -170,6 +175,7 @@
     if (opening) opener = D.activeElement !== D.body ? D.activeElement : null;
     sync();
     ui.settings.hidden = !full;
+    ui.mine.hidden = snippet || !consent();
     buttons.settings.hidden = full;
     buttons.custom.hidden = !full;
     buttons.withdraw.hidden = !(full && explicit() &&

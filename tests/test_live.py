@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -56,7 +57,10 @@ def test_the_server_output_holds_no_client_address(tmp_path: Path) -> None:
 
 
 def test_several_workers_keep_the_log_intact(tmp_path: Path) -> None:
-    server = LiveServer(tmp_path, "--workers", "2").start()
+    # One client, 200 decisions: above the default rate limit, so raise it. Both workers
+    # then hash this client with the same daily key, made by whichever came first.
+    server = LiveServer(tmp_path, "--workers", "2",
+                        env={"GATEWAY_ABUSE_CONSENT_PER_MINUTE": "1000"}).start()
     try:
         async def decide(client: httpx.AsyncClient) -> int:
             response = await client.post(server.url + "/_consent/consent",
@@ -79,6 +83,9 @@ def test_several_workers_keep_the_log_intact(tmp_path: Path) -> None:
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "200 consent records" in verify.stdout
+    db = sqlite3.connect(tmp_path / "gateway.sqlite3")
+    assert db.execute("SELECT count(*) FROM ip_hash_keys").fetchone() == (1,)
+    db.close()
 
 
 # ------------------------------------------------------------------ reverse proxy

@@ -79,9 +79,9 @@ class Store(Protocol):
     async def erase_events(self, visitor: str, site: str | None = None) -> int:
         """Delete one visitor pseudonym's analytics events; return how many."""
 
-    async def ip_hash_key(self, day: date) -> bytes:
-        """The key of `day` for hashing client addresses, created if missing; every worker
-        gets the same one."""
+    async def ip_hash_key(self, day: date, *, create: bool = True) -> bytes | None:
+        """The key of `day` for hashing client addresses (created if missing and `create`);
+        every worker gets the same one."""
 
     async def delete_ip_hash_keys_before(self, day: date) -> int: ...
 

@@ -437,16 +437,17 @@ class SQLiteStore:
                                  _consent_cutoff_params(due))
         return int(rows[0][0])
 
-    async def ip_hash_key(self, day: date) -> bytes:
+    async def ip_hash_key(self, day: date, *, create: bool = True) -> bytes | None:
         """The day's key for hashing client addresses: made by the first worker that asks,
         read by the others."""
-        await self._write_counted(
-            "INSERT OR IGNORE INTO ip_hash_keys (day, key) VALUES (:day, :key)",
-            {"day": day.isoformat(), "key": secrets.token_bytes(32)}, "hash key",
-        )
+        if create:
+            await self._write_counted(
+                "INSERT OR IGNORE INTO ip_hash_keys (day, key) VALUES (:day, :key)",
+                {"day": day.isoformat(), "key": secrets.token_bytes(32)}, "hash key",
+            )
         rows = await self._fetch(self._require(self._reader),
                                  "SELECT key FROM ip_hash_keys WHERE day = ?", (day.isoformat(),))
-        return bytes(rows[0][0])
+        return bytes(rows[0][0]) if rows else None
 
     async def delete_ip_hash_keys_before(self, day: date) -> int:
         return await self._write_counted("DELETE FROM ip_hash_keys WHERE day < :day",
