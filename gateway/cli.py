@@ -1,4 +1,5 @@
-"""`consent-gateway` command line: serve, check-config, verify-log, config-docs."""
+"""`consent-gateway` command line: serve, check-config, verify-log, config-docs, hash-token,
+purge, privacy-statement."""
 
 from __future__ import annotations
 
