@@ -145,6 +145,10 @@ class Gateway:
             block_for=timedelta(minutes=abuse.block_minutes),
         ) if abuse.enabled else None
         self._hash_keys: tuple[date, tuple[bytes, ...]] | None = None
+        # Consent ids erased (by the visitor or the admin): their cookies are no consent any
+        # more, in every worker. Kept for a cookie's lifetime, after which no cookie is left.
+        self._erased: dict[str, datetime] = {}
+        self._erased_seq = 0
 
     def _init_analytics(self, geo: GeoLookup | None) -> None:
         # The oldest key: adding a new signing key in front (rotation) keeps the pseudonyms.
@@ -190,6 +194,7 @@ class Gateway:
                 await self.store.open()
                 self.inventory.remember(await self.store.cookie_inventory())
                 await self.sync_blocks()
+                await self.sync_erasures()
                 self._flusher = asyncio.create_task(self._flush_counters_every(COUNTERS_FLUSH_S))
                 self.events.start()
                 self.access_log.start()
@@ -228,8 +233,9 @@ class Gateway:
             await self.flush_counters()
             try:
                 await self.sync_blocks()
+                await self.sync_erasures()
             except StoreError as exc:
-                log.warning("blocklist not refreshed: %s", exc)
+                log.warning("blocklist or erasures not refreshed: %s", exc)
 
     # ------------------------------------------------------------------ abuse
 
@@ -268,6 +274,14 @@ class Gateway:
             await self.store.block_client(client, until, reason)
         except StoreError as exc:  # the block still holds in this process
             log.warning("block not stored: %s", exc)
+
+    async def sync_erasures(self) -> None:
+        """Erasures logged by other workers revoke those consents here too."""
+        for seq, consent_id, recorded_at in await self.store.erasures_after(self._erased_seq):
+            self._erased[consent_id] = recorded_at
+            self._erased_seq = seq
+        horizon = self.clock() - self.lifetime
+        self._erased = {cid: at for cid, at in self._erased.items() if at > horizon}
 
     async def sync_blocks(self) -> None:
         """Blocks made by other workers (or the admin) take effect here too."""
@@ -322,7 +336,8 @@ class Gateway:
         site = self.config.site_by_id(site_id)
         if site is None:
             return None
-        return self.codec.decode(token, site=site.id, revision=site.revision, now=self.clock())
+        consent = self.codec.decode(token, site=site.id, revision=site.revision, now=self.clock())
+        return None if consent is None or consent.consent_id in self._erased else consent
 
     def log_access(
         self, ctx: RequestContext, *, method: str, path: str, status: int, started: datetime,
@@ -408,6 +423,8 @@ class Gateway:
         consent = self.codec.decode(
             signed, site=site.id, revision=site.revision, now=self.clock()
         )
+        if consent is not None and consent.consent_id in self._erased:
+            consent = None  # erased: the cookie proves who they are, not a consent
         return RequestContext(
             site=site,
             consent=consent,
@@ -479,6 +496,8 @@ class Gateway:
             gpc=ctx.gpc,
         )
         record = await self.store.append_consent(draft)
+        if action == "erase":
+            self._erased[consent.consent_id] = now
         return consent, record
 
     # ------------------------------------------------------------------ data subjects
@@ -527,7 +546,9 @@ class Gateway:
             revision=site.revision, banner_hash="", language=site.default_language, ip="",
             user_agent="", page="", gpc=False,
         )
-        return await self.store.append_consent(draft)
+        record = await self.store.append_consent(draft)
+        self._erased[consent_id] = record.recorded_at
+        return record
 
 
 _WANTED: Final = frozenset({

@@ -95,3 +95,6 @@ class Store(Protocol):
 
     async def purge_blocklist(self, now: datetime) -> int:
         """Delete blocks that have run out; return how many."""
+
+    async def erasures_after(self, seq: int) -> list[tuple[int, str, datetime]]:
+        """(seq, consent id, recorded_at) of the `erase` records after `seq`."""

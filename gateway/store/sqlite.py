@@ -161,6 +161,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             reason TEXT NOT NULL
         )""",
     ),
+    # Erased consent ids stop counting as consent in every worker, read incrementally.
+    ("CREATE INDEX consent_log_erasures ON consent_log (seq) WHERE action = 'erase'",),
 )
 
 # Retention deletes in batches; the subquery keeps each transaction short.
@@ -485,6 +487,14 @@ class SQLiteStore:
         if site is not None:
             sql, params = sql + " AND site = :site", {**params, "site": site}
         return await self._write_counted(sql, params, "erasure")
+
+    async def erasures_after(self, seq: int) -> list[tuple[int, str, datetime]]:
+        rows = await self._fetch(
+            self._require(self._reader),
+            "SELECT seq, consent_id, recorded_at FROM consent_log "
+            "WHERE action = 'erase' AND seq > ? ORDER BY seq", (seq,),
+        )
+        return [(int(r[0]), str(r[1]), parse_timestamp(r[2])) for r in rows]
 
     async def _write_counted(
         self, sql: str, params: Mapping[str, Any] | Sequence[Any], what: str
