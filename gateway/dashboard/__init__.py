@@ -1,0 +1,1 @@
+"""The admin dashboard (pure): server-rendered HTML with inline SVG charts."""
