@@ -1,16 +1,11 @@
-"""Admin endpoints under `/_consent/admin/` (web layer), behind a bearer token.
+"""Admin endpoints under `/_consent/admin/` (web layer), behind `auth.authorise`.
 
-Tokens are configured only as SHA-256 hashes (`consent-gateway hash-token`); every
-configured hash is compared in constant time, so timing says nothing about which one
-came close. With no hash configured the admin routes answer 404: the API is off.
-"""
+`admin_routes` lists every admin route; the views of a larger area live in a module of
+their own here (export, dashboard) and add their routes to that list."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
@@ -18,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.admin.auth import authorise, new_admin_token, token_hash, token_matches
 from gateway.consent import is_consent_id
 from gateway.consentlog import format_timestamp
-from gateway.errors import BadRequest, InvalidField, NotFound, PayloadTooLarge, Unauthorized
+from gateway.errors import BadRequest, InvalidField, NotFound, PayloadTooLarge
 from gateway.events import AnalyticsEvent
 from gateway.pseudonymise import parse_ip
 from gateway.service import Gateway
@@ -30,25 +26,7 @@ MAX_RANGE_DAYS: Final = 400
 DEFAULT_RANGE_DAYS: Final = 30
 # Blocks are by a hash whose key is deleted after 48 hours: longer would outlive the key.
 MAX_BLOCK_MINUTES: Final = 1440
-
-
-def new_admin_token() -> tuple[str, str]:
-    """(token to hand to the admin, `sha256:` line for the config)."""
-    token = secrets.token_urlsafe(32)
-    return token, token_hash(token)
-
-
-def token_hash(token: str) -> str:
-    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def token_matches(presented: str, hashes: tuple[str, ...]) -> bool:
-    """Compare against every hash, always all of them (no early exit)."""
-    candidate = token_hash(presented).encode("ascii")
-    matched = False
-    for known in hashes:
-        matched |= hmac.compare_digest(candidate, known.encode("ascii"))
-    return matched
+__all__ = ["admin_routes", "new_admin_token", "token_hash", "token_matches"]
 
 
 def admin_routes(gateway: Gateway) -> list[Route]:
@@ -68,16 +46,8 @@ class _AdminViews:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    def _authorise(self, request: Request) -> None:
-        hashes = self.gateway.config.admin.token_hashes
-        if not hashes:
-            raise NotFound("the admin API is off: set admin.token_hashes")
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token_matches(token.strip(), hashes):
-            raise Unauthorized("a valid bearer token is needed", field="Authorization")
-
     async def stats(self, request: Request) -> Response:
-        self._authorise(request)
+        await authorise(self.gateway, request)
         site = self._site(request.query_params.get("site"))
         start, end = stats_range(
             request.query_params.get("from"), request.query_params.get("to"),
@@ -101,7 +71,7 @@ class _AdminViews:
 
     async def subject(self, request: Request) -> Response:
         """Access on behalf of a visitor who wrote in with their consent id."""
-        self._authorise(request)
+        await authorise(self.gateway, request)
         consent_id = _consent_id(request)
         body = await self.gateway.subject_data(consent_id, site=None)
         if not body["consent_history"]:
@@ -111,7 +81,7 @@ class _AdminViews:
     async def erase_subject(self, request: Request) -> Response:
         """Erasure on behalf of a visitor: their events go, an `erase` record is logged per
         site (their browser's cookie no longer counts as consent from then on)."""
-        self._authorise(request)
+        await authorise(self.gateway, request)
         consent_id = _consent_id(request)
         history = await self.gateway.store.consent_history(consent_id)
         if not history:
@@ -126,7 +96,7 @@ class _AdminViews:
                              "withdrawn": True}, headers={"Cache-Control": "no-store"})
 
     async def blocklist(self, request: Request) -> Response:
-        self._authorise(request)
+        await authorise(self.gateway, request)
         blocks = await self.gateway.store.active_blocks(self.gateway.clock())
         rows = [{"client": client, "until": format_timestamp(until), "reason": reason}
                 for client, (until, reason) in sorted(blocks.items())]
@@ -134,7 +104,7 @@ class _AdminViews:
 
     async def block(self, request: Request) -> Response:
         """Block an address for a while; it is hashed with the day's key, never stored."""
-        self._authorise(request)
+        await authorise(self.gateway, request)
         data = await _json_body(request)
         address = _address(data.get("ip"))
         minutes = data.get("minutes", self.gateway.config.abuse.block_minutes)
@@ -146,7 +116,7 @@ class _AdminViews:
                             status_code=201, headers={"Cache-Control": "no-store"})
 
     async def unblock(self, request: Request) -> Response:
-        self._authorise(request)
+        await authorise(self.gateway, request)
         address = _address((await _json_body(request)).get("ip"))
         removed = await self.gateway.unblock_address(address)
         return JSONResponse({"unblocked": removed}, headers={"Cache-Control": "no-store"})
