@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import os
 import re
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("hash-token", help="make an admin bearer token and the hash "
                                 "to put in admin.token_hashes (or hash a token read on stdin)")
     token.add_argument("--stdin", action="store_true", help="hash the token given on stdin")
+    token.add_argument("--basic", metavar="NAME", help="make an HTTP Basic user instead "
+                       "(for the dashboard in a browser): a new password, or the one on stdin "
+                       "with --stdin, and the line for admin.basic_users")
     return parser
 
 
@@ -116,7 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or config.server.port
     upstream = config.sites[0].upstream or "the built-in demo site"
     print(f"consent-gateway on http://{host}:{port}/ in front of {upstream}", flush=True)
-    uvicorn.run(
+    server_config = uvicorn.Config(
         "gateway.app:app_from_environment",
         factory=True,
         host=host,
@@ -128,7 +132,29 @@ def _serve(args: argparse.Namespace) -> int:
         # uvicorn's access log prints the full client address; no raw IP may be logged.
         access_log=False,
     )
+    sockets = [server_config.bind_socket()]
+    if config.server.admin_listen:
+        # A second socket for the admin routes; every worker serves both, and the app
+        # tells them apart by the port a request came in on.
+        print(f"admin on http://{config.server.admin_listen}/ (server.admin_listen)", flush=True)
+        sockets.append(_bind(config.server.admin_listen))
+    if server_config.workers == 1:
+        uvicorn.Server(server_config).run(sockets=sockets)
+    else:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(server_config, sockets=sockets).run()
     return EXIT_OK
+
+
+def _bind(listen: str) -> socket.socket:
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, int(port)))
+    sock.set_inheritable(True)
+    return sock
 
 
 def _first_site_id(path: Path) -> str:
@@ -185,6 +211,8 @@ def _config_docs(args: argparse.Namespace) -> int:
 def _hash_token(args: argparse.Namespace) -> int:
     from gateway.admin import new_admin_token, token_hash
 
+    if args.basic is not None:
+        return _basic_user(args.basic, from_stdin=args.stdin)
     if args.stdin:
         presented = sys.stdin.readline().strip()
         if not presented:
@@ -195,6 +223,24 @@ def _hash_token(args: argparse.Namespace) -> int:
     token, hashed = new_admin_token()
     print(f"token (give this to the admin; it is not stored anywhere): {token}")
     print(f'config line:  token_hashes = ["{hashed}"]')
+    return EXIT_OK
+
+
+def _basic_user(name: str, *, from_stdin: bool) -> int:
+    import secrets
+
+    from gateway.admin.auth import basic_user_line
+
+    if not re.fullmatch(r"[^:\s]{1,64}", name):
+        print("a user name has 1 to 64 characters, no ':' or spaces", file=sys.stderr)
+        return EXIT_USAGE
+    password = sys.stdin.readline().rstrip("\n") if from_stdin else secrets.token_urlsafe(18)
+    if not password:
+        print("no password on stdin", file=sys.stderr)
+        return EXIT_USAGE
+    if not from_stdin:
+        print(f"password for {name} (give it to them; it is not stored anywhere): {password}")
+    print(f'config line:  basic_users = ["{basic_user_line(name, password)}"]')
     return EXIT_OK
 
 

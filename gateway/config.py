@@ -64,6 +64,12 @@ class ServerConfig(_Section):
         30.0, gt=0, le=600,
         description="Seconds to wait for the upstream's next bytes before answering 504.",
     )
+    admin_listen: str | None = Field(
+        None,
+        description="`host:port` of a separate listener for `/_consent/admin/*` (e.g. "
+        "`127.0.0.1:9100`, reachable only from the machine or a VPN). When set, the admin "
+        "routes exist only there and the public listener answers 404 for them.",
+    )
     secret_keys_file: str = Field(
         "data/secret_keys",
         description="File with one signing key per line, newest first, used when "
@@ -87,6 +93,21 @@ class ServerConfig(_Section):
             except ValueError as exc:
                 raise ValueError(f"{item!r} is not an IP address or network") from exc
         return value
+
+    @field_validator("admin_listen")
+    @classmethod
+    def _is_host_port(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("must look like '127.0.0.1:9100'")
+        return value
+
+    @property
+    def admin_port(self) -> int | None:
+        return int(self.admin_listen.rpartition(":")[2]) if self.admin_listen else None
 
     @field_validator("secret_keys")
     @classmethod
@@ -501,8 +522,30 @@ class AdminConfig(_Section):
     token_hashes: tuple[str, ...] = Field(
         (),
         description="SHA-256 hashes (`sha256:<hex>`, printed by `consent-gateway hash-token`) "
-        "of the bearer tokens that may use `/_consent/admin/*`. Empty: the admin API is off.",
+        "of the bearer tokens that may use `/_consent/admin/*`. With `basic_users` also "
+        "empty, the admin API is off.",
     )
+    basic_users: tuple[str, ...] = Field(
+        (),
+        description="Users who may log in with HTTP Basic (a browser asks for name and "
+        "password, e.g. for the dashboard), as `name:scrypt:<salt>:<hash>` lines printed by "
+        "`consent-gateway hash-token --basic NAME`. Passwords are never stored.",
+    )
+    failed_per_minute: int = Field(
+        10, ge=1, le=1000,
+        description="Failed admin log-ins one client may make per minute; after that it gets "
+        "429, and repeated offences block it as in `[abuse]`. Failures are logged without "
+        "the secret or the address.",
+    )
+
+    @field_validator("basic_users")
+    @classmethod
+    def _are_user_hashes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not re.fullmatch(r"[^:\s]{1,64}:scrypt:[0-9a-f]{32}:[0-9a-f]{64}", item):
+                raise ValueError("each entry must look like 'name:scrypt:<32 hex>:<64 hex>' "
+                                 "(consent-gateway hash-token --basic NAME)")
+        return value
 
     @field_validator("token_hashes")
     @classmethod

@@ -27,6 +27,7 @@ from gateway.errors import (
     RequestError,
     StoreError,
     TooManyRequests,
+    Unauthorized,
     UnsupportedMediaType,
 )
 from gateway.events import AnalyticsEvent, Drop
@@ -80,6 +81,9 @@ async def error_response(request: Request, exc: Exception) -> Response:
     if isinstance(exc, TooManyRequests):
         return JSONResponse(exc.to_json(), status_code=exc.status_code,
                             headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, Unauthorized) and exc.challenge:
+        return JSONResponse(exc.to_json(), status_code=exc.status_code,
+                            headers={"WWW-Authenticate": exc.challenge})
     if isinstance(exc, RequestError):
         return JSONResponse(exc.to_json(), status_code=exc.status_code)
     if isinstance(exc, HTTPException):

@@ -68,6 +68,12 @@ class Unauthorized(RequestError):
     status_code = 401
     error = "unauthorized"
 
+    def __init__(
+        self, detail: str, *, field: str | None = None, challenge: str | None = None
+    ) -> None:
+        super().__init__(detail, field=field)
+        self.challenge = challenge  # WWW-Authenticate: lets a browser ask for a password
+
 
 class CrossSiteRequest(RequestError):
     status_code = 403

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.banner import BannerView, banner_tags, embed_placeholder, noscript_markup
@@ -70,6 +71,7 @@ class ConsentMiddleware:
         self.gateway = gateway
         self.endpoints = build_endpoints(gateway)
         self.prefix = gateway.prefix
+        self._admin_port = gateway.config.server.admin_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -107,6 +109,12 @@ class ConsentMiddleware:
         self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
     ) -> None:
         path: str = scope["path"]
+        on_admin_listener = (self._admin_port is not None
+                             and _server_port(scope) == self._admin_port)
+        if on_admin_listener and not path.startswith(self.prefix + "/admin/"):
+            # The admin listener serves the admin routes and nothing else.
+            await JSONResponse({"error": "not found"}, status_code=404)(scope, receive, send)
+            return
         if path.startswith(self.prefix + "/") or path in (self.prefix, GPC_PATH):
             await self.endpoints(scope, receive, send)
             return
@@ -296,3 +304,8 @@ class _ResponseFilter:
             return embed_placeholder(view, category, host).encode("utf-8")
 
         return ScriptBlocker(rules, granted, placeholder)
+
+
+def _server_port(scope: Scope) -> int | None:
+    server = scope.get("server")
+    return int(server[1]) if server and server[1] is not None else None

@@ -23,7 +23,7 @@ from typing import Final, Literal
 
 from gateway.pseudonymise import parse_ip
 
-Bucket = Literal["consent", "collect"]
+Bucket = Literal["consent", "collect", "admin"]  # admin: failed log-ins
 CLIENT_HASH_CHARS: Final = 32
 _WINDOW_S: Final = 60
 _OFFENCE_MEMORY: Final = 60  # windows (minutes) an offence counts towards a block
@@ -71,20 +71,26 @@ class RateLimiter:
         self._offences: dict[str, list[int]] = {}
         self._blocks: dict[str, datetime] = {}
 
-    def check(self, clients: Sequence[str], bucket: Bucket, now: datetime) -> Limited | None:
+    def check(
+        self, clients: Sequence[str], bucket: Bucket, now: datetime, *, count: bool = True
+    ) -> Limited | None:
         """Count one request of the client; `clients` are its hashes under every live key,
-        newest first (blocks made with yesterday's key must still hold)."""
+        newest first (blocks made with yesterday's key must still hold). With `count` off,
+        only say whether the client is blocked or already over the limit."""
         blocked = self.blocked_until(clients, now)
         if blocked is not None:
             return Limited(_seconds_until(blocked, now))
         window = self._advance(now)
         key = (clients[0], bucket)
+        if not count:
+            over = self._counts.get(key, 0) > self.limits[bucket]
+            return Limited(_WINDOW_S - int(now.timestamp()) % _WINDOW_S) if over else None
         if key not in self._counts and len(self._counts) >= self.max_clients:
             return None
-        count = self._counts[key] = self._counts.get(key, 0) + 1
-        if count <= self.limits[bucket]:
+        seen = self._counts[key] = self._counts.get(key, 0) + 1
+        if seen <= self.limits[bucket]:
             return None
-        if count == self.limits[bucket] + 1:  # the first excess of this window is an offence
+        if seen == self.limits[bucket] + 1:  # the first excess of this window is an offence
             offences = self._offences.setdefault(clients[0], [])
             offences.append(window)
             if len(offences) >= self.offences_to_block:

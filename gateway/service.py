@@ -139,11 +139,13 @@ class Gateway:
 
     def _init_abuse(self) -> None:
         abuse = self.config.abuse
+        # Failed admin log-ins are always limited; `abuse.enabled` is about visitors.
         self.limiter = RateLimiter(
-            {"consent": abuse.consent_per_minute, "collect": abuse.collect_per_minute},
+            {"consent": abuse.consent_per_minute, "collect": abuse.collect_per_minute,
+             "admin": self.config.admin.failed_per_minute},
             offences_to_block=abuse.offences_to_block,
             block_for=timedelta(minutes=abuse.block_minutes),
-        ) if abuse.enabled else None
+        )
         self._hash_keys: tuple[date, tuple[bytes, ...]] | None = None
         # Consent ids erased (by the visitor or the admin): their cookies are no consent any
         # more, in every worker. Kept for a cookie's lifetime, after which no cookie is left.
@@ -249,17 +251,20 @@ class Gateway:
             self._hash_keys = (today, tuple(key for key in (current, previous) if key))
         return tuple(client_hash(key, address) for key in self._hash_keys[1])
 
-    async def check_rate(self, ctx: RequestContext, bucket: Bucket) -> None:
-        """Raise `TooManyRequests` when the client is over its limit or blocked. Without the
-        store's keys (an outage) requests pass: limiting must not take the site down."""
-        if self.limiter is None:
+    async def check_rate(
+        self, ctx: RequestContext, bucket: Bucket, *, count: bool = True
+    ) -> None:
+        """Raise `TooManyRequests` when the client is over its limit or blocked (`count`
+        off: only look). Without the store's keys (an outage) requests pass: limiting must
+        not take the site down."""
+        if bucket != "admin" and not self.config.abuse.enabled:
             return
         try:
             clients = await self.client_hashes(ctx.peer.address)
         except StoreError as exc:
             log.warning("rate limits off for now, no hash key: %s", exc)
             return
-        verdict = self.limiter.check(clients, bucket, self.clock())
+        verdict = self.limiter.check(clients, bucket, self.clock(), count=count)
         if verdict is None:
             return
         if verdict.new_block is not None:
@@ -285,23 +290,20 @@ class Gateway:
 
     async def sync_blocks(self) -> None:
         """Blocks made by other workers (or the admin) take effect here too."""
-        if self.limiter is not None:
-            blocks = await self.store.active_blocks(self.clock())
-            self.limiter.replace_blocks({client: until for client, (until, _) in blocks.items()})
+        blocks = await self.store.active_blocks(self.clock())
+        self.limiter.replace_blocks({client: until for client, (until, _) in blocks.items()})
 
     async def block_address(self, address: str, minutes: int) -> tuple[str, datetime]:
         """An admin's block: the address is hashed at once and never stored."""
         clients = await self.client_hashes(address)
         until = self.clock() + timedelta(minutes=minutes)
         await self.store.block_client(clients[0], until, "admin")
-        if self.limiter is not None:
-            self.limiter.block(clients[0], until)
+        self.limiter.block(clients[0], until)
         return clients[0], until
 
     async def unblock_address(self, address: str) -> int:
         clients = await self.client_hashes(address)
-        if self.limiter is not None:
-            self.limiter.unblock(clients)
+        self.limiter.unblock(clients)
         return await self.store.unblock_client(clients)
 
     # ------------------------------------------------------------------ analytics
@@ -361,6 +363,14 @@ class Gateway:
                            ipv6_prefix=privacy.ipv6_prefix)
 
     # ------------------------------------------------------------------ per request
+
+    def on_admin_listener(self, scope: Scope) -> bool:
+        """With `server.admin_listen`, admin routes exist only on that listener's port."""
+        admin_port = self.config.server.admin_port
+        if admin_port is None:
+            return True
+        server = scope.get("server")
+        return server is not None and server[1] == admin_port
 
     def site_for(self, hostname: str) -> SiteConfig:
         for site in self.config.sites:
