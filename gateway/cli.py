@@ -1,22 +1,25 @@
 """`consent-gateway` command line: serve, check-config, verify-log, config-docs, hash-token,
-purge, privacy-statement."""
+purge, privacy-statement, export, verify-export."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from gateway.config import GatewayConfig, config_reference_markdown
 from gateway.configfile import load_config
 from gateway.consentlog import ChainBreak, ChainVerifier
-from gateway.errors import ConfigError, StoreError
+from gateway.errors import ConfigError, RequestError, StoreError
+from gateway.exportlog import ExportFormat, ExportQuery, ExportWriter
 from gateway.static_files import default_config_path
 from gateway.store.sqlite import SQLiteStore
 
@@ -33,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hash-token": _hash_token,
         "purge": _purge,
         "privacy-statement": _privacy_statement,
+        "export": _export,
+        "verify-export": _verify_export,
     }[args.command]
     return handler(args)
 
@@ -75,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--basic", metavar="NAME", help="make an HTTP Basic user instead "
                        "(for the dashboard in a browser): a new password, or the one on stdin "
                        "with --stdin, and the line for admin.basic_users")
+    _add_export_commands(commands)
     return parser
 
 
@@ -292,4 +298,137 @@ def _privacy_statement(args: argparse.Namespace) -> int:
         print(f"warning: {key} is empty; set it before publishing the statement",
               file=sys.stderr)
     sys.stdout.write(privacy_statement(config, site, args.lang))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ export, verify-export
+
+
+def _add_export_commands(commands: Any) -> None:
+    export = commands.add_parser(
+        "export", help="write the consent log (or part of it) as CSV or NDJSON, signed; the "
+        "same bytes as /_consent/admin/consents.csv|ndjson")
+    _config_option(export)
+    export.add_argument("--format", required=True, choices=("csv", "ndjson"))
+    export.add_argument("--since", help="from this date or time (inclusive, UTC)")
+    export.add_argument("--until", help="before this date or time (exclusive, UTC)")
+    export.add_argument("--site", help="only this site's records")
+    export.add_argument("--consent-id", help="only this consent id's records")
+    export.add_argument("--action", help="only records of this action")
+    export.add_argument("--head", help="end at this seq instead of the current chain head")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output, "
+                        "NDJSON only); a CSV's signature goes to OUTPUT.sig")
+    check = commands.add_parser(
+        "verify-export", help="check an export's signature (needs the server's secret keys) "
+        "and, for NDJSON, its records' hashes and chain")
+    _config_option(check)
+    check.add_argument("file", type=Path)
+    check.add_argument("--signature", type=Path, help="signature JSON (default: the NDJSON "
+                       "trailer line, else FILE.sig)")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from gateway.exportlog import parse_export_query
+
+    config = _load(args)
+    if config is None:
+        return EXIT_USAGE
+    options = {"since": args.since, "until": args.until, "site": args.site,
+               "consent_id": args.consent_id, "action": args.action, "head": args.head}
+    try:
+        query = parse_export_query((k, v) for k, v in options.items() if v is not None)
+    except RequestError as exc:
+        print(f"--{(exc.field or '').replace('_', '-')}: {exc.detail}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "csv" and args.output is None:
+        print("a CSV export needs --output: its signature is written next to it as "
+              "OUTPUT.sig", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        signature = _write_export_file(config, args.format, query, args.output)
+    except (StoreError, RequestError, OSError) as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    where = f"{args.output}.sig" if args.format == "csv" else "the last line"
+    print(f"exported {signature['records']} entries ({signature['tombstones']} tombstones) up "
+          f"to seq {signature['head']['seq']}; signature in {where}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_export_file(
+    config: GatewayConfig, fmt: ExportFormat, query: ExportQuery, output: Path | None
+) -> dict[str, Any]:
+    """Write to OUTPUT.part and rename when complete: a half export never looks whole."""
+    progress = _show_progress if sys.stderr.isatty() else None
+    if output is None:
+        return asyncio.run(_run_export(config, fmt, query, sys.stdout.buffer, progress))
+    partial = output.with_name(output.name + ".part")
+    try:
+        with partial.open("wb") as out:
+            signature = asyncio.run(_run_export(config, fmt, query, out, progress))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        if progress is not None:
+            sys.stderr.write("\n")
+    partial.replace(output)
+    if fmt == "csv":
+        Path(f"{output}.sig").write_text(json.dumps(signature, indent=2) + "\n",
+                                         encoding="utf-8")
+    return signature
+
+
+async def _run_export(
+    config: GatewayConfig, fmt: ExportFormat, query: ExportQuery, out: BinaryIO,
+    progress: Callable[[ExportWriter], None] | None,
+) -> dict[str, Any]:
+    from gateway.admin.export import new_export, write_export
+
+    store = SQLiteStore(config.storage.path)
+    await store.open()
+    try:
+        writer = await new_export(store, fmt, query, config.server.secret_keys)
+        return await write_export(store, writer, out, progress)
+    finally:
+        await store.close()
+
+
+def _show_progress(writer: ExportWriter) -> None:
+    total = writer.head.seq
+    share = writer.last_seq / total if total else 1.0
+    sys.stderr.write(f"\rexporting: {writer.records:,} entries, seq {writer.last_seq:,} of "
+                     f"{total:,} ({share:.0%})")
+    sys.stderr.flush()
+
+
+def _verify_export(args: argparse.Namespace) -> int:
+    from gateway.exportlog import check_export, check_ndjson_records, split_ndjson_trailer
+
+    config = _load(args)
+    if config is None:
+        return EXIT_USAGE
+    try:
+        data, signature = split_ndjson_trailer(args.file.read_bytes())
+        sig_path = args.signature or (None if signature else Path(f"{args.file}.sig"))
+        if sig_path is not None:
+            signature = json.loads(sig_path.read_bytes())
+    except (OSError, ValueError) as exc:
+        print(f"FAILED: cannot read the export or its signature: {exc}")
+        return EXIT_FAILED
+    if not isinstance(signature, dict):
+        print("FAILED: the signature is not a JSON object")
+        return EXIT_FAILED
+    problem = check_export(data, signature, config.server.secret_keys)
+    broken = check_ndjson_records(data, signature) \
+        if problem is None and signature.get("format") == "ndjson" else None
+    if problem is not None:
+        print(f"FAILED: {problem}")
+        return EXIT_FAILED
+    if broken is not None:
+        print(f"FAILED: seq {broken.seq}: {broken.reason}")
+        return EXIT_FAILED
+    head = signature["head"]
+    print(f"OK: {signature['records']} entries up to seq {head['seq']} (head hash "
+          f"{head['hash']}), signed with key {signature['key_id']}, unaltered")
     return EXIT_OK

@@ -471,8 +471,10 @@ def test_ten_thousand_events_over_real_http_are_all_stored(tmp_path: Path) -> No
             results = await asyncio.gather(*(one() for _ in range(10_000)))
             return sum(results)
 
-    accepted = asyncio.run(run())
-    live_server.stop()
+    try:
+        accepted = asyncio.run(run())
+    finally:
+        live_server.stop()
     db = sqlite3.connect(tmp_path / "gateway.sqlite3")
     count = db.execute("SELECT count(*) FROM analytics_events").fetchone()[0]
     db.close()

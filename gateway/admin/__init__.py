@@ -6,7 +6,6 @@ their own here (export, dashboard) and add their routes to that list."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -14,19 +13,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.admin.auth import authorise, new_admin_token, token_hash, token_matches
+from gateway.admin.dashboard import dashboard_routes
+from gateway.admin.export import export_routes
+from gateway.admin.reports import requested_site, site_stats, stats_range
 from gateway.consent import is_consent_id
 from gateway.consentlog import format_timestamp
 from gateway.errors import BadRequest, InvalidField, NotFound, PayloadTooLarge
-from gateway.events import AnalyticsEvent
 from gateway.pseudonymise import parse_ip
 from gateway.service import Gateway
-from gateway.stats import compute_stats
 
-MAX_RANGE_DAYS: Final = 400
-DEFAULT_RANGE_DAYS: Final = 30
 # Blocks are by a hash whose key is deleted after 48 hours: longer would outlive the key.
 MAX_BLOCK_MINUTES: Final = 1440
-__all__ = ["admin_routes", "new_admin_token", "token_hash", "token_matches"]
+__all__ = ["admin_routes", "new_admin_token", "stats_range", "token_hash", "token_matches"]
 
 
 def admin_routes(gateway: Gateway) -> list[Route]:
@@ -39,6 +37,8 @@ def admin_routes(gateway: Gateway) -> list[Route]:
         Route(f"{admin}/blocklist", views.blocklist, methods=["GET"]),
         Route(f"{admin}/blocklist", views.block, methods=["POST"]),
         Route(f"{admin}/blocklist", views.unblock, methods=["DELETE"]),
+        *dashboard_routes(gateway),
+        *export_routes(gateway),
     ]
 
 
@@ -53,20 +53,7 @@ class _AdminViews:
             request.query_params.get("from"), request.query_params.get("to"),
             today=self.gateway.clock().date(),
         )
-        since = datetime.combine(start, time.min, tzinfo=UTC)
-        until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-        events: list[AnalyticsEvent] = [
-            event async for event in self.gateway.store.iter_events(
-                site=site, since=since, until=until)
-        ]
-        settings = self.gateway.config.analytics
-        body = compute_stats(
-            events, site=site, start=start, end=end,
-            session_gap=timedelta(minutes=settings.session_minutes),
-            min_visitors=settings.min_group_visitors,
-        )
-        bots = await self.gateway.store.bot_counts(site, start, end)
-        body["bots"] = sum(bots.values())
+        body = await site_stats(self.gateway, site, start, end)
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     async def subject(self, request: Request) -> Response:
@@ -122,11 +109,7 @@ class _AdminViews:
         return JSONResponse({"unblocked": removed}, headers={"Cache-Control": "no-store"})
 
     def _site(self, value: str | None) -> str:
-        if value is None:
-            return self.gateway.config.sites[0].id
-        if self.gateway.config.site_by_id(value) is None:
-            raise BadRequest(f"no site {value[:64]!r} is configured", field="site")
-        return value
+        return requested_site(self.gateway, value)
 
 
 def _consent_id(request: Request) -> str:
@@ -155,21 +138,3 @@ def _address(value: object) -> str:
     if parsed is None:
         raise InvalidField("ip must be an IPv4 or IPv6 address", field="ip")
     return str(parsed)
-
-
-def stats_range(first: str | None, last: str | None, *, today: date) -> tuple[date, date]:
-    """`from`/`to` as ISO dates, both inclusive; the last 30 days by default."""
-    end = _date(last, "to") if last else today
-    start = _date(first, "from") if first else end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
-    if start > end:
-        raise BadRequest("from must not be after to", field="from")
-    if (end - start).days >= MAX_RANGE_DAYS:
-        raise BadRequest(f"at most {MAX_RANGE_DAYS} days at a time", field="from")
-    return start, end
-
-
-def _date(value: str, field: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"{field} must be a date like 2026-11-21", field=field) from None

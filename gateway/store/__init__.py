@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from gateway.consentlog import ConsentDraft, ConsentRecord, LogEntry
 from gateway.cookies import SeenCookie
 from gateway.events import AccessLogEntry, AnalyticsEvent
+from gateway.exportlog import ConsentFilter
 from gateway.retention import ConsentCutoffs
 from gateway.retention import Table as RetentionTable
 
@@ -32,6 +33,13 @@ class Store(Protocol):
 
     def iter_consents(self, *, after_seq: int = 0) -> AsyncIterator[LogEntry]:
         """Every record (or its tombstone) in `seq` order, streamed."""
+
+    def iter_consent_pages(
+        self, filters: ConsentFilter, *, up_to_seq: int
+    ) -> AsyncIterator[Sequence[LogEntry]]:
+        """Pages of the log with `seq <= up_to_seq` in `seq` order, matching `filters`;
+        tombstones only when the filters select no content. Each page is its own short
+        read (keyset on `seq`), so an export of any size holds no long transaction."""
 
     async def consent_history(self, consent_id: str) -> list[ConsentRecord]: ...
 
@@ -59,6 +67,12 @@ class Store(Protocol):
         """Analytics events in time order, `since` inclusive, `until` exclusive, streamed."""
 
     async def bot_counts(self, site: str, start: date, end: date) -> dict[date, int]: ...
+
+    async def consent_decisions(
+        self, site: str, since: datetime, until: datetime
+    ) -> dict[tuple[date, str, bool], int]:
+        """Consent records of `site` recorded from `since` (inclusive) to `until` (exclusive),
+        counted per (UTC day, action, whether analytics was granted); tombstones skipped."""
 
     async def count_rows(self, table: Literal["analytics_events", "access_log"]) -> int: ...
 

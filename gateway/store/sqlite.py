@@ -28,6 +28,7 @@ from gateway.consentlog import (
 from gateway.cookies import SeenCookie
 from gateway.errors import StoreError
 from gateway.events import AccessLogEntry, AnalyticsEvent
+from gateway.exportlog import ConsentFilter
 from gateway.retention import ConsentCutoffs
 from gateway.retention import Table as RetentionTable
 
@@ -205,6 +206,18 @@ _ADD_BOTS: Final = """
     ON CONFLICT (site, day) DO UPDATE SET count = count + excluded.count
 """
 
+# Decisions per UTC day for the dashboard. `recorded_at` is fixed-width ISO text, so its
+# first ten characters are the day and text comparison is time order (the partial index on
+# live records serves the range).
+_CONSENT_DECISIONS: Final = """
+    SELECT substr(recorded_at, 1, 10) AS day, action,
+           EXISTS (SELECT 1 FROM json_each(granted) WHERE value = 'analytics') AS analytics,
+           count(*)
+    FROM consent_log
+    WHERE tombstone = 0 AND site = ? AND recorded_at >= ? AND recorded_at < ?
+    GROUP BY day, action, analytics
+"""
+
 _UPSERT_COOKIE: Final = """
     INSERT INTO cookie_inventory
         (site, name, category, first_seen, last_seen, count, path, domain, http_only)
@@ -356,6 +369,20 @@ class SQLiteStore:
                 return
             last = int(rows[-1][0])
 
+    async def iter_consent_pages(
+        self, filters: ConsentFilter, *, up_to_seq: int
+    ) -> AsyncIterator[Sequence[LogEntry]]:
+        where, params = _export_conditions(filters)
+        sql = f"{_SELECT_ENTRIES} WHERE seq > ? AND seq <= ?{where} ORDER BY seq LIMIT ?"
+        conn, last = self._require(self._reader), 0
+        while last < up_to_seq:
+            rows = await self._fetch(conn, sql, (last, up_to_seq, *params, _READ_BATCH))
+            if rows:
+                yield [_entry_from_row(row) for row in rows]
+            if len(rows) < _READ_BATCH:
+                return
+            last = int(rows[-1][0])
+
     async def record_cookies(self, rows: Sequence[SeenCookie]) -> None:
         params = [
             (r.site, r.name, r.category, format_timestamp(r.first_seen),
@@ -415,6 +442,13 @@ class SQLiteStore:
             (site, start.isoformat(), end.isoformat()),
         )
         return {date.fromisoformat(row[0]): int(row[1]) for row in rows}
+
+    async def consent_decisions(
+        self, site: str, since: datetime, until: datetime
+    ) -> dict[tuple[date, str, bool], int]:
+        rows = await self._fetch(self._require(self._reader), _CONSENT_DECISIONS,
+                                 (site, format_timestamp(since), format_timestamp(until)))
+        return {(date.fromisoformat(r[0]), str(r[1]), bool(r[2])): int(r[3]) for r in rows}
 
     async def count_rows(self, table: Literal["analytics_events", "access_log"]) -> int:
         rows = await self._fetch(self._require(self._reader),
@@ -620,6 +654,21 @@ def _to_row(record: ConsentRecord) -> tuple[Any, ...]:
 def _consent_cutoff_params(due: ConsentCutoffs) -> dict[str, str]:
     return {"ended_before": format_timestamp(due.ended_before),
             "given_before": format_timestamp(due.given_before)}
+
+
+def _export_conditions(filters: ConsentFilter) -> tuple[str, list[Any]]:
+    """SQL conditions for an export's filters. `+recorded_at` keeps the planner on the
+    `seq` order (a time index would sort every page again)."""
+    if not filters.selects_content:
+        return "", []
+    clauses, params = ["tombstone = 0"], []
+    for column, value in (("site = ?", filters.site), ("consent_id = ?", filters.consent_id),
+                          ("action = ?", filters.action), ("+recorded_at >= ?", filters.since),
+                          ("+recorded_at < ?", filters.until)):
+        if value is not None:
+            clauses.append(column)
+            params.append(format_timestamp(value) if isinstance(value, datetime) else value)
+    return " AND " + " AND ".join(clauses), params
 
 
 def _entry_from_row(row: Sequence[Any]) -> LogEntry:
