@@ -4,11 +4,13 @@ consent are neutralised, nothing else changes by a byte, however the body is chu
 from __future__ import annotations
 
 import itertools
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway import blocking
 from gateway.blocking import (
     _INLINE_CAP,
     _TAG_CAP,
@@ -134,6 +136,24 @@ def rewrite_chunks(chunks: list[bytes], granted: frozenset[Category] = frozenset
 def split_at(page: bytes, points: list[int]) -> list[bytes]:
     bounds = [0, *sorted(points), len(page)]
     return [page[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+class ReferenceBlocker(ScriptBlocker):
+    """Every tag read by the Python walk alone: what the regex shortcuts must equal."""
+
+    _regex_shortcuts = False
+
+
+def reference(page: bytes, granted: frozenset[Category] = frozenset()) -> tuple[bytes, bool]:
+    b = ReferenceBlocker(RULES, granted, placeholder)
+    return b.feed(page) + b.finish(), b.changed
+
+
+def rewrite_flagged(
+    chunks: list[bytes], granted: frozenset[Category] = frozenset()
+) -> tuple[bytes, bool]:
+    b = blocker(granted)
+    return b"".join(b.feed(chunk) for chunk in chunks) + b.finish(), b.changed
 
 
 # --- each kind of tracker ------------------------------------------------------------------
@@ -575,3 +595,106 @@ def test_memory_stays_bounded_while_a_tag_never_ends() -> None:
     for _ in range(100):
         emitted += len(b.feed(b"a" * 4096))
     assert emitted == len(b'<div title="') + 100 * 4096
+
+
+# --- the regex shortcuts against the walk -------------------------------------------------
+# Runs of text and ordinary tags are copied by one regex match, and script and iframe tags
+# are read by regexes too; the Python walk (ReferenceBlocker) defines what they must give.
+
+
+@pytest.mark.parametrize(
+    ("prefix", "blocked"),
+    [
+        pytest.param(b"<div title=\"<script src=//www.google-analytics.com/a>\">", True,
+                     id="script-in-a-quoted-value"),
+        pytest.param(b"<p a= '>'>", True, id="quote-after-spaces-after-equals"),
+        pytest.param(b"<p a'='>' >", True, id="quote-in-a-name-then-a-quoted-value"),
+        pytest.param(b"</div title='<script>'>", True, id="quoted-value-in-an-end-tag"),
+        pytest.param(b"<p a=b/c=' y='>", False, id="slash-and-quote-inside-an-unquoted-value"),
+        pytest.param(b"<ab='x y='>", False, id="equals-and-quote-inside-a-tag-name"),
+        pytest.param(b"<p a=\"", False, id="a-value-that-never-closes"),
+        pytest.param(b"<scriptx>", True, id="a-longer-name-is-no-script"),
+        pytest.param(b"<STYLE/>", False, id="a-raw-text-element-with-a-slash"),
+        pytest.param(b"<noscript>", True, id="noscript-content-is-parsed"),
+        pytest.param(b"<?php ", False, id="a-processing-instruction-runs-to-the-next-gt"),
+        pytest.param(b"</ ", False, id="an-end-tag-without-a-name-runs-to-the-next-gt"),
+        pytest.param(b"<!x ", False, id="a-bogus-declaration-runs-to-the-next-gt"),
+        pytest.param(b"<3 <\xc3\xa9 < ", True, id="a-lt-before-no-letter-is-text"),
+    ],
+)
+def test_tricky_tags_before_a_tracker_are_read_as_the_walk_reads_them(
+    prefix: bytes, blocked: bool
+) -> None:
+    page = prefix + GTAG_LOADER + b"<p>after</p>"
+    out, changed = rewrite_flagged([page])
+    assert (out, changed) == reference(page)
+    assert changed is blocked
+
+
+@pytest.mark.parametrize("name", SAMPLE_PAGES)
+def test_each_sample_page_comes_out_as_the_walk_gives_it(name: str) -> None:
+    page = SAMPLE_PAGES[name]
+    assert rewrite_flagged([page]) == reference(page)
+
+
+# Pieces of attribute syntax where a reading that stops one byte early or late goes wrong:
+# quotes right after `=` or not, `=` and quotes inside names, `/` inside unquoted values.
+TAG_BITS = [
+    b"a", b"=", b"'", b'"', b" ", b"/", b">", b"\t", b"<", b"c/d", b"= '", b'="', b"x=", b"=>",
+    b"<p", b"<ab", b"</p", b"<a'", b'<a"', b"<a=", b"<Script", b"<scriptx", b"<Style", b"<title",
+    b"<IFRAME", b"</script", b"<noscript>", b"<xmp>", b"</xmp>", b"<br/>", b"<3", b"<\xc3\xa9",
+    b"src=//www.googletagmanager.com/a", b" src='//youtube.com/e'", b"type=module",
+]
+SHORTCUT_SOUP = st.lists(st.sampled_from(HTML_PIECES + TAG_BITS), max_size=60)
+
+
+@settings(deadline=None, max_examples=400)
+@given(pieces=SHORTCUT_SOUP, granted=st.sampled_from([frozenset(), frozenset({"analytics"})]),
+       data=st.data())
+def test_the_regex_shortcuts_give_what_the_walk_gives_for_any_markup_and_chunking(
+    pieces: list[bytes], granted: frozenset[Category], data: st.DataObject
+) -> None:
+    page = b"".join(pieces)
+    points = data.draw(st.lists(st.integers(0, len(page)), max_size=10))
+    assert rewrite_flagged(split_at(page, points), granted) == reference(page, granted)
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    pieces=SHORTCUT_SOUP,
+    tag_cap=st.integers(4, 40),
+    inline_cap=st.integers(4, 60),
+    data=st.data(),
+)
+def test_the_regex_shortcuts_keep_to_the_caps_as_the_walk_does(
+    pieces: list[bytes], tag_cap: int, inline_cap: int, data: st.DataObject
+) -> None:
+    # Tiny caps make tags and scripts cross them everywhere, as 64 KiB ones rarely do.
+    page = b"".join(pieces)
+    points = data.draw(st.lists(st.integers(0, len(page)), max_size=10))
+    with (
+        mock.patch.object(blocking, "_TAG_CAP", tag_cap),
+        mock.patch.object(blocking, "_INLINE_CAP", inline_cap),
+    ):
+        assert rewrite_flagged(split_at(page, points)) == reference(page)
+
+
+@settings(deadline=None)
+@given(text=st.binary(max_size=300), data=st.data())
+def test_the_regex_shortcuts_give_what_the_walk_gives_for_any_bytes(
+    text: bytes, data: st.DataObject
+) -> None:
+    page = text.replace(b"\x00", b"<script src=//www.googletagmanager.com/a>")
+    points = data.draw(st.lists(st.integers(0, len(page)), max_size=10))
+    assert rewrite_flagged(split_at(page, points)) == reference(page)
+
+
+def test_a_long_ordinary_tag_is_read_whole_up_to_the_cap_and_cut_at_it_as_before() -> None:
+    filler = b"a" * (_TAG_CAP - len(b'<div title="">'))
+    at_cap = b'<div title="' + filler + b'">' + GTAG_LOADER
+    over_cap = b'<div title="aa' + filler + b'<script src=//www.googletagmanager.com/a>">'
+    for page in (at_cap, over_cap, b"x" * 1000 + at_cap, b"<p>" * 5000 + over_cap):
+        assert rewrite_flagged([page]) == reference(page)
+        assert rewrite_flagged(split_at(page, [len(page) // 3, len(page) // 2])) == reference(page)
+    assert rewrite_flagged([at_cap])[1] is True
+    assert rewrite_flagged([over_cap])[1] is True
