@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from gateway.config import GatewayConfig, config_reference_markdown
 from gateway.configfile import load_config
-from gateway.consentlog import ChainBreak, ChainVerifier
+from gateway.consentlog import ChainBreak
 from gateway.errors import ConfigError, RequestError, StoreError
 from gateway.exportlog import ExportFormat, ExportQuery, ExportWriter
 from gateway.static_files import default_config_path
@@ -193,19 +193,16 @@ def _verify_log(args: argparse.Namespace) -> int:
 
 
 async def _walk_chain(store: SQLiteStore) -> ChainBreak | tuple[int, int, str]:
+    from gateway.store.chain import walk_chain
+
     await store.open()
     try:
-        verifier = ChainVerifier()
-        async for record in store.iter_consents():
-            problem = verifier.check(record)
-            if problem is not None:
-                return problem
-        head_seq, head_hash = await store.chain_head()
-        return verifier.check_head(head_seq) or (
-            verifier.checked, verifier.tombstones, head_hash
-        )
+        head, verdict = await walk_chain(store)
     finally:
         await store.close()
+    if isinstance(verdict, ChainBreak):
+        return verdict
+    return verdict.checked, verdict.tombstones, head.hash
 
 
 def _config_docs(args: argparse.Namespace) -> int:

@@ -3,9 +3,8 @@ errors become HTTP responses for them."""
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any, Final
+from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
@@ -21,6 +20,7 @@ from gateway import __version__
 from gateway.admin import admin_routes
 from gateway.analytics import MAX_BODY_BYTES as MAX_BEACON_BYTES
 from gateway.banner import consent_json
+from gateway.bodies import parse_json, read_capped_body
 from gateway.choice import Choice, choice_from_form, choice_from_json, safe_return_path
 from gateway.consent import Consent
 from gateway.errors import (
@@ -41,7 +41,6 @@ from gateway.types import Action
 
 log = logging.getLogger("consent_gateway")
 
-MAX_BODY_BYTES: Final = 8 * 1024
 _SAME_ORIGIN_FETCH: Final = frozenset({"same-origin", "none"})
 
 
@@ -398,24 +397,6 @@ def refuse_cross_site(request: Request, ctx: RequestContext) -> None:
                                field="Sec-Fetch-Site")
 
 
-async def read_capped_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """Refuse oversized bodies before reading (declared) or while reading (chunked)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BadRequest("Content-Length is not a number", field="Content-Length")
-        if int(declared) > limit:
-            raise PayloadTooLarge(f"the body may be at most {limit} bytes", field="body")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body may be at most {limit} bytes", field="body")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def read_choice(request: Request, *, fixed_action: Action | None) -> tuple[Choice, bool]:
     """(choice, came from an HTML form)."""
     body = await read_capped_body(request)
@@ -423,20 +404,12 @@ async def read_choice(request: Request, *, fixed_action: Action | None) -> tuple
     if media_type == "application/x-www-form-urlencoded":
         return choice_from_form(_form_pairs(body), fixed_action=fixed_action), True
     if media_type == "application/json":
-        return choice_from_json(_json_object(body), fixed_action=fixed_action), False
+        return choice_from_json(parse_json(body), fixed_action=fixed_action), False
     if not body and fixed_action is not None:
         return choice_from_json({}, fixed_action=fixed_action), False
     raise UnsupportedMediaType(
         "send application/json or application/x-www-form-urlencoded", field="Content-Type"
     )
-
-
-def _json_object(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest(f"the body is not valid JSON ({type(exc).__name__})",
-                         field="body") from None
 
 
 def _form_pairs(body: bytes) -> list[tuple[str, str]]:

@@ -5,7 +5,6 @@ their own here (export, dashboard) and add their routes to that list."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -16,9 +15,10 @@ from gateway.admin.auth import authorise, new_admin_token, token_hash, token_mat
 from gateway.admin.dashboard import dashboard_routes
 from gateway.admin.export import export_routes
 from gateway.admin.reports import requested_site, site_stats, stats_range
+from gateway.bodies import parse_json, read_capped_body
 from gateway.consent import is_consent_id
 from gateway.consentlog import format_timestamp
-from gateway.errors import BadRequest, InvalidField, NotFound, PayloadTooLarge
+from gateway.errors import BadRequest, InvalidField, NotFound
 from gateway.pseudonymise import parse_ip
 from gateway.service import Gateway
 
@@ -121,13 +121,7 @@ def _consent_id(request: Request) -> str:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > 4096:
-        raise PayloadTooLarge("the body may be at most 4096 bytes", field="body")
-    try:
-        data = json.loads(body or b"{}")
-    except (ValueError, RecursionError):
-        raise BadRequest("the body is not valid JSON", field="body") from None
+    data = parse_json(await read_capped_body(request, 4096) or b"{}")
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", field="body")
     return data

@@ -22,13 +22,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.admin.auth import authorise
-from gateway.consentlog import ChainBreak, ChainVerifier
+from gateway.consentlog import ChainBreak
 from gateway.errors import BadRequest, ChainBroken
 from gateway.exportlog import (
     GENESIS_HEAD,
     MEDIA_TYPES,
     ChainHead,
-    ConsentFilter,
     ExportFormat,
     ExportQuery,
     ExportWriter,
@@ -36,6 +35,7 @@ from gateway.exportlog import (
 )
 from gateway.service import Gateway
 from gateway.store import Store
+from gateway.store.chain import walk_chain
 
 HEAD_HEADER = "X-Consent-Chain-Head"
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -152,18 +152,3 @@ async def write_export(
             progress(writer)
     return writer.signature()
 
-
-async def walk_chain(store: Store) -> tuple[ChainHead, ChainVerifier | ChainBreak]:
-    """Check every entry up to the head read first (appends meanwhile do not count), and
-    that the last one is the head: also an edit of the newest record, re-hashed, shows."""
-    head = ChainHead(*await store.chain_head())
-    verifier = ChainVerifier()
-    async for page in store.iter_consent_pages(ConsentFilter(), up_to_seq=head.seq):
-        for entry in page:
-            problem = verifier.check(entry)
-            if problem is not None:
-                return head, problem
-    problem = verifier.check_head(head.seq)
-    if problem is None and verifier.prev_hash != head.hash:
-        problem = ChainBreak(head.seq, "the newest record's hash is not the chain head's")
-    return head, problem or verifier

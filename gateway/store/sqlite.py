@@ -534,16 +534,23 @@ class SQLiteStore:
         self, sql: str, params: Mapping[str, Any] | Sequence[Any], what: str
     ) -> int:
         """One statement in its own short transaction; returns the rows it changed."""
+        async with self._write_transaction(what) as conn:
+            cursor = await conn.execute(sql, params)
+        return max(cursor.rowcount, 0)
+
+    @contextlib.asynccontextmanager
+    async def _write_transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
+        """`BEGIN IMMEDIATE` ... `COMMIT` on the writer, rolled back and reported as a
+        `StoreError` naming `what` if SQLite fails."""
         conn = self._require(self._writer)
         async with self._write_lock:
             try:
                 await conn.execute("BEGIN IMMEDIATE")
-                cursor = await conn.execute(sql, params)
+                yield conn
                 await conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 await _rollback(conn)
                 raise StoreError(f"could not write the {what}: {exc}") from exc
-        return max(cursor.rowcount, 0)
 
     async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:
         rows = await self._fetch(self._require(self._reader), _COUNT_BEFORE[table],
@@ -568,15 +575,8 @@ class SQLiteStore:
         """One transaction for the whole batch."""
         if not rows:
             return
-        conn = self._require(self._writer)
-        async with self._write_lock:
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-                await conn.executemany(sql, rows)
-                await conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                await _rollback(conn)
-                raise StoreError(f"could not write the {what}: {exc}") from exc
+        async with self._write_transaction(what) as conn:
+            await conn.executemany(sql, rows)
 
     async def cookie_inventory(self, site: str | None = None) -> list[SeenCookie]:
         sql = "SELECT * FROM cookie_inventory"
