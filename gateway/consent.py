@@ -6,21 +6,24 @@ revision or past its lifetime decodes to `None`: no consent. The gateway fails c
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from itsdangerous import BadData, BadSignature, URLSafeSerializer
+from itsdangerous import BadData, BadSignature
 from itsdangerous.encoding import base64_decode, base64_encode
 
+from gateway.signing import url_safe_serializer
 from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Category
 
 COOKIE_SALT: Final = "consent-gateway.consent-cookie.v1"
 MAX_COOKIE_CHARS: Final = 1024
+VERIFIED_CACHE_SIZE: Final = 4096  # at most ~4 MB of cookie values and decoded consents
 _CONSENT_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 # A decision stamped further in the future than this is not ours (or the clock jumped).
 _CLOCK_SKEW: Final = timedelta(minutes=5)
@@ -74,8 +77,12 @@ class ConsentCookieCodec:
     def __init__(self, secret_keys: Sequence[str], lifetime: timedelta) -> None:
         self.secret_keys = tuple(secret_keys)
         self.lifetime = lifetime
-        # itsdangerous wants the newest key last. Built once: it runs on every request.
-        self._serializer = URLSafeSerializer(list(reversed(self.secret_keys)), salt=COOKIE_SALT)
+        # Built once: it runs on every request.
+        self._serializer = url_safe_serializer(self.secret_keys, COOKIE_SALT)
+        # A visitor sends the same cookie with every request: verify each value once. The
+        # answer depends only on the value and the keys; age and site are checked each time.
+        self._verify: Callable[[str], Consent | None] = functools.lru_cache(
+            maxsize=VERIFIED_CACHE_SIZE)(self._verify_signature)
 
     def encode(self, consent: Consent) -> str:
         payload = {
@@ -107,7 +114,12 @@ class ConsentCookieCodec:
         return consent.consent_id if consent is not None and consent.site == site else None
 
     def _verified(self, value: str | None) -> Consent | None:
-        if not value or len(value) > MAX_COOKIE_CHARS or not _canonical_signature(value):
+        if not value or len(value) > MAX_COOKIE_CHARS:
+            return None
+        return self._verify(value)
+
+    def _verify_signature(self, value: str) -> Consent | None:
+        if not _canonical_signature(value):
             return None
         try:
             payload = self._serializer.loads(value)

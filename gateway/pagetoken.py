@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
+
+from gateway.signing import url_safe_serializer
 
 PAGE_TOKEN_SALT: Final = "consent-gateway.page-token.v1"  # noqa: S105 - a salt, not a secret
 MAX_PAGE_TOKEN_CHARS: Final = 200
@@ -25,7 +27,7 @@ class PageTokens:
     def __init__(self, secret_keys: Sequence[str], lifetime: timedelta) -> None:
         self.lifetime = lifetime
         # A salt of its own: a page token can never pass as a consent cookie, or back.
-        self._serializer = URLSafeSerializer(list(reversed(secret_keys)), salt=PAGE_TOKEN_SALT)
+        self._serializer = url_safe_serializer(secret_keys, PAGE_TOKEN_SALT)
 
     def issue(self, site: str, *, now: datetime) -> str:
         return self._serializer.dumps([site, int(now.timestamp())])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a stored placeholder, never bound to
@@ -22,6 +23,7 @@ def parse_ip(address: str) -> IPAddress | None:
     return ip
 
 
+@functools.lru_cache(maxsize=4096)  # a visitor keeps its address: parse it once
 def truncate_ip(address: str, *, ipv4_mask_bytes: int = 1, ipv6_prefix: int = 48) -> str:
     """Zero the host part: 81.2.69.142 -> 81.2.69.0 (/24), 2001:db8:1:2::1 -> 2001:db8:1:: (/48).
 

@@ -19,6 +19,7 @@ from gateway.consent import (
     granted_categories,
     new_consent_id,
 )
+from gateway.pagetoken import PageTokens
 from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Category
 from tests.conftest import SECRET
 
@@ -243,3 +244,32 @@ def test_every_other_character_in_every_position_is_refused() -> None:
         if c != value[i] and decode(value[:i] + c + value[i + 1:]) is not None
     ]
     assert survivors == []
+
+
+# ------------------------------------------- one codec, many requests (verification is cached)
+
+
+def test_a_remembered_cookie_still_expires_and_still_belongs_to_one_site() -> None:
+    shared = codec()
+    consent = make_consent("analytics")
+    value = shared.encode(consent)
+    assert decode(value, using=shared) == consent  # verified and remembered
+    assert decode(value, using=shared, now=NOW + LIFETIME) is None
+    assert shared.decode(value, site="other-site", revision=1, now=NOW) is None
+    assert decode(value, using=shared) == consent
+
+
+def test_a_forged_cookie_stays_refused_when_sent_again() -> None:
+    shared = codec()
+    forged = change_char(shared.encode(make_consent("analytics")), 5)
+    assert [decode(forged, using=shared) for _ in range(3)] == [None, None, None]
+
+
+def test_keys_derived_for_page_tokens_never_serve_consent_cookies() -> None:
+    tokens, shared = PageTokens([SECRET], timedelta(hours=1)), codec()
+    token = tokens.issue("example", now=NOW)
+    cookie = shared.encode(make_consent("analytics"))
+    assert tokens.verify(token, site="example", now=NOW)
+    assert decode(cookie, using=shared) is not None
+    assert decode(token, using=shared) is None
+    assert not tokens.verify(cookie, site="example", now=NOW)
