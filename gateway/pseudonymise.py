@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 
 UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - a stored placeholder, never bound to
@@ -23,7 +22,6 @@ def parse_ip(address: str) -> IPAddress | None:
     return ip
 
 
-@functools.lru_cache(maxsize=4096)  # a visitor keeps its address: parse it once
 def truncate_ip(address: str, *, ipv4_mask_bytes: int = 1, ipv6_prefix: int = 48) -> str:
     """Zero the host part: 81.2.69.142 -> 81.2.69.0 (/24), 2001:db8:1:2::1 -> 2001:db8:1:: (/48).
 
@@ -33,5 +31,5 @@ def truncate_ip(address: str, *, ipv4_mask_bytes: int = 1, ipv6_prefix: int = 48
     ip = parse_ip(address)
     if ip is None:
         return UNKNOWN_IP
-    prefix = 32 - 8 * ipv4_mask_bytes if ip.version == 4 else ipv6_prefix
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+    host_bits = 8 * ipv4_mask_bytes if ip.version == 4 else 128 - ipv6_prefix
+    return str(type(ip)(int(ip) >> host_bits << host_bits))

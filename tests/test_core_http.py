@@ -3,6 +3,7 @@ client address, IP truncation, the visitor's choice and the banner's language an
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -409,6 +410,18 @@ def test_an_ipv6_prefix_of_32_bits_can_be_configured() -> None:
 
 def test_an_ipv4_mapped_ipv6_address_is_truncated_as_ipv4() -> None:
     assert truncate_ip("::ffff:81.2.69.142") == "81.2.69.0"
+
+
+@given(st.ip_addresses(), st.integers(1, 3), st.integers(16, 64))
+def test_truncation_keeps_exactly_the_network_part(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address, mask_bytes: int, prefix: int
+) -> None:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    bits = 32 - 8 * mask_bytes if ip.version == 4 else prefix
+    network = ipaddress.ip_network(f"{ip}/{bits}", strict=False)
+    assert truncate_ip(str(ip), ipv4_mask_bytes=mask_bytes, ipv6_prefix=prefix) == str(
+        network.network_address)
 
 
 @pytest.mark.parametrize("garbage", ["", "unknown", "81.2.69", "81.2.69.142.5", "/tmp/gw.sock",
