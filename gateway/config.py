@@ -162,7 +162,8 @@ class SiteConfig(_Section):
         "built-in demo site (or the wrapped app when used as middleware).",
     )
     privacy_statement_url: str = Field(
-        "/privacy", description="Link to the site's privacy statement, shown in the banner."
+        "/privacy", description="Link to the site's privacy statement, shown in the banner: a "
+        "path on the site (`/privacy`) or an http(s) URL."
     )
     revision: int = Field(
         1, ge=1,
@@ -212,6 +213,15 @@ class SiteConfig(_Section):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("privacy_statement_url")
+    @classmethod
+    def _is_page_link(cls, value: str) -> str:
+        # A link every visitor clicks: a path on the site or an http(s) URL, never a
+        # `javascript:` or `data:` one.
+        if not re.fullmatch(r"(/(?!/)|https?://[^\s/?#]+)[^\s]*", value):
+            raise ValueError(f"{value!r} is neither a path like '/privacy' nor an http(s) URL")
+        return value
 
     @model_validator(mode="after")
     def _default_language_is_offered(self) -> SiteConfig:

@@ -393,3 +393,21 @@ def test_check_config_fails_a_broken_file_naming_every_problem(tmp_path: Path) -
     missing = [key for key in BROKEN_KEYS if f"{key}:" not in result.stderr]
     assert missing == [], result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "data:text/html,<b>x</b>",
+                                  "//elsewhere.example/privacy", "privacy.html", " /privacy"])
+def test_the_privacy_link_must_be_a_path_or_a_web_address(tmp_path: Path, link: str) -> None:
+    document = example()
+    document["sites"][0]["privacy_statement_url"] = link
+    found = problems_of(write_config(tmp_path, document), env(tmp_path))
+    assert "neither a path" in found["sites[demo].privacy_statement_url"]
+
+
+@pytest.mark.parametrize("link", ["/privacy", "/legal/privacy#cookies",
+                                  "https://www.example.nl/privacy"])
+def test_paths_and_web_addresses_are_accepted_as_privacy_links(tmp_path: Path, link: str) -> None:
+    document = example()
+    document["sites"][0]["privacy_statement_url"] = link
+    config = load_config(write_config(tmp_path, document), env(tmp_path))
+    assert config.sites[0].privacy_statement_url == link
