@@ -211,8 +211,9 @@ class Gateway:
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._flusher
                 await self.retention.stop()
-                await self.events.stop()  # every event answered 202 is written first
-                await self.access_log.stop()
+                # Every event answered 202 is written first; both retry a failing store
+                # side by side, so a broken disk delays the stop once, not twice.
+                await asyncio.gather(self.events.stop(), self.access_log.stop())
                 await self.flush_counters()
                 await self.store.close()
                 self._started = False
@@ -310,7 +311,8 @@ class Gateway:
 
     def collect(self, ctx: RequestContext, body: bytes) -> AnalyticsEvent | Drop:
         """Run a beacon through the pipeline and queue what it accepts; raises
-        `WriteQueueFull` rather than dropping an accepted event."""
+        `WriteQueueFull` rather than dropping an accepted event, and `StoreError` while the
+        store refuses writes (a 202 must not wait in memory for a disk that is full)."""
         if not self.config.analytics.enabled:
             return Drop("disabled")
         now = self.clock()
@@ -324,6 +326,8 @@ class Gateway:
             if outcome.reason == "bot":
                 self.bots[(ctx.site.id, now.date())] += 1
             return outcome
+        if self.events.failing:
+            raise StoreError("analytics events cannot be written at the moment")
         if not self.events.offer(outcome):
             raise WriteQueueFull("analytics queue is full")
         return outcome

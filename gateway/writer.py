@@ -3,7 +3,9 @@
 Rows wait in a bounded in-memory buffer and are written in one transaction per batch when
 `batch_size` rows are waiting, every `flush_interval` seconds, and at shutdown. A full
 buffer refuses new rows (the endpoint then answers 503 with `Retry-After`) instead of
-dropping any silently; a failed write keeps its rows and is retried.
+dropping any silently; a failed write keeps its rows and is retried. While a failed batch
+waits for its retry the writer reports `failing`, so a caller that promises durability can
+refuse new rows at once instead of piling them up in memory.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ log = logging.getLogger("consent_gateway")
 
 T = TypeVar("T")
 RETRY_DELAY_S: Final = 1.0
-SHUTDOWN_ATTEMPTS: Final = 5
+# At shutdown: tries after 0, 0.5, 1.5 and 3.5 s. A store still failing then is not coming
+# back before a process manager's grace period (Docker: 10 s) ends in SIGKILL.
+SHUTDOWN_ATTEMPTS: Final = 4
 
 
 class BatchWriter(Generic[T]):
@@ -46,12 +50,18 @@ class BatchWriter(Generic[T]):
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._last_write_failed = False
         self.written = 0
 
     @property
     def waiting(self) -> int:
         """Rows accepted but not yet committed."""
         return len(self._pending) + self._in_flight
+
+    @property
+    def failing(self) -> bool:
+        """The store refused the last batch, whose rows still wait for a retry."""
+        return self._last_write_failed and self.waiting > 0
 
     def offer(self, row: T) -> bool:
         """Queue one row; False when the buffer is full (nothing was queued)."""
@@ -78,7 +88,8 @@ class BatchWriter(Generic[T]):
         for attempt in range(SHUTDOWN_ATTEMPTS):
             if await self.flush():
                 return
-            await asyncio.sleep(RETRY_DELAY_S * (attempt + 1))
+            if attempt + 1 < SHUTDOWN_ATTEMPTS:
+                await asyncio.sleep(RETRY_DELAY_S * 2**attempt / 2)
         log.error("%s: %d rows could not be written at shutdown", self.name, self.waiting)
 
     async def flush(self) -> bool:
@@ -119,6 +130,7 @@ class BatchWriter(Generic[T]):
         except Exception as exc:
             # Put the rows back in front, in order: nothing accepted is lost.
             self._pending.extendleft(reversed(batch))
+            self._last_write_failed = True
             if isinstance(exc, StoreError):
                 log.warning("%s: batch of %d not written, will retry: %s", self.name, count, exc)
             else:
@@ -126,5 +138,6 @@ class BatchWriter(Generic[T]):
             return False
         finally:
             self._in_flight = 0
+        self._last_write_failed = False
         self.written += count
         return True

@@ -267,6 +267,37 @@ async def test_a_failed_write_does_not_count_as_written(make_writer: MakeWriter)
     assert writer.written == 0
 
 
+async def test_the_writer_is_failing_while_the_rows_of_a_failed_write_wait(
+    make_writer: MakeWriter,
+) -> None:
+    writer = make_writer(FakeStore(failures=1), batch_size=3)
+    offer_all(writer, range(2))
+    assert writer.failing is False
+    await writer.flush()
+    assert writer.failing is True  # the endpoint refuses new events now (503)
+
+
+async def test_the_writer_stops_failing_once_the_store_takes_the_rows(
+    make_writer: MakeWriter,
+) -> None:
+    writer = make_writer(FakeStore(failures=1), batch_size=3)
+    offer_all(writer, range(2))
+    await writer.flush()
+    assert await writer.flush() is True
+    assert writer.failing is False
+
+
+async def test_stop_gives_up_on_a_store_that_keeps_failing_and_says_how_many_rows(
+    make_writer: MakeWriter, quick_retries: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FakeStore(failures=100)
+    writer = make_writer(store, batch_size=3)
+    offer_all(writer, range(4))
+    await asyncio.wait_for(writer.stop(), 2)
+    assert store.attempts == writer_module.SHUTDOWN_ATTEMPTS
+    assert "test: 4 rows could not be written at shutdown" in caplog.text
+
+
 # ------------------------------------------------------------------ waiting
 
 
