@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +35,7 @@ from gateway.events import (
     EventType,
     Location,
 )
+from gateway.jsontext import loads_unicode_json
 
 MAX_BODY_BYTES: Final = 8 * 1024
 MAX_URL_CHARS: Final = 2000
@@ -125,7 +125,7 @@ def validate(_: Pipeline, work: _Work) -> _Work | Drop:
     if len(work.body) > MAX_BODY_BYTES:
         return Drop("invalid", f"body: over {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(work.body)
+        data = loads_unicode_json(work.body)
     except (ValueError, RecursionError):
         return Drop("invalid", "body: not JSON")
     beacon = beacon_from_json(data)

@@ -130,7 +130,7 @@ async def error_response(request: Request, exc: Exception) -> Response:
             {"error": "storage unavailable", "detail": "try again shortly"},
             status_code=503, headers={"Retry-After": "5"},
         )
-    log.exception("unexpected error on %s", request.url.path)
+    log.exception("unexpected error on %s", request.scope["path"])
     return JSONResponse({"error": "internal error"}, status_code=500)
 
 
@@ -139,7 +139,7 @@ class _Handlers:
         self.gateway = gateway
 
     async def asset(self, request: Request) -> Response:
-        asset = self.gateway.assets[request.url.path.rsplit("/", 1)[-1]]
+        asset = self.gateway.assets[request.scope["path"].rsplit("/", 1)[-1]]
         etag = f'"{asset.etag}"'
         # A URL carrying the current version never changes; an unversioned one (the
         # snippet's) is revalidated often so fixes reach every site soon.
@@ -169,7 +169,7 @@ class _Handlers:
         the request itself is then checked against its own site's origins."""
         origin = (request.headers.get("origin") or "").lower()
         if not any(origin in site.origins for site in self.gateway.config.sites):
-            return Response(status_code=403)
+            raise CrossSiteRequest("this origin is not configured for any site", field="Origin")
         return Response(status_code=204, headers={
             **_cors_headers(origin),
             "Access-Control-Allow-Methods": "GET, POST, DELETE",

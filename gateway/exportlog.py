@@ -143,10 +143,10 @@ def _moment(values: Mapping[str, str], name: str) -> datetime | None:
         raise problem
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        # A date or a time without a zone is UTC, as the log is.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved past the end
         raise problem from None
-    # A date or a time without a zone is UTC, as the log is.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _site(text: str | None) -> str | None:

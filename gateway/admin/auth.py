@@ -13,7 +13,6 @@ they exist only on that listener.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import logging
@@ -86,12 +85,13 @@ def credential_problem(header: str, admin: AdminConfig) -> str | None:
     if scheme.lower() == "basic" and admin.basic_users:
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
             return "malformed basic credentials"
         name, _, password = decoded.partition(":")
         return None if basic_matches(name, password, admin.basic_users) else (
             "wrong user name or password")
-    return f"unsupported scheme {scheme[:20]!r}"
+    # Not even the scheme's name: a token sent without "Bearer " would be it.
+    return "unsupported scheme (only Bearer and Basic)"
 
 
 async def authorise(gateway: Gateway, request: Request) -> None:
@@ -108,7 +108,7 @@ async def authorise(gateway: Gateway, request: Request) -> None:
     if problem is None:
         return
     log.warning("admin: authentication failed (%s) for %s %s", problem, request.method,
-                request.url.path)
+                request.scope["path"])
     await gateway.check_rate(ctx, "admin")
     raise Unauthorized("valid admin credentials are needed", field="Authorization",
                        challenge=REALM if admin.basic_users else None)

@@ -73,7 +73,7 @@ class _ExportViews:
         if fmt == "csv":
             same = [(k, v) for k, v in request.query_params.multi_items() if k != "head"]
             query = urlencode([*same, ("head", str(writer.head.seq))])
-            headers["Link"] = f'<{request.url.path}.sig?{query}>; rel="signature"'
+            headers["Link"] = f'<{request.scope["path"]}.sig?{query}>; rel="signature"'
         # An error after the first chunk cannot become a JSON answer any more: the download
         # breaks off, and a cut-short export fails verification.
         return StreamingResponse(export_chunks(self.gateway.store, writer),

@@ -13,6 +13,8 @@ from gateway.stats import compute_stats
 
 MAX_RANGE_DAYS: Final = 400
 DEFAULT_RANGE_DAYS: Final = 30
+_EARLIEST: Final = date(1970, 1, 1)
+_LATEST: Final = date(9999, 12, 30)
 
 
 def requested_site(gateway: Gateway, value: str | None) -> str:
@@ -36,10 +38,15 @@ def stats_range(first: str | None, last: str | None, *, today: date) -> tuple[da
 
 
 def _date(value: str, field: str) -> date:
+    problem = BadRequest(f"{field} must be a date like 2026-11-21", field=field)
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
-        raise BadRequest(f"{field} must be a date like 2026-11-21", field=field) from None
+        raise problem from None
+    # Far enough from date.min and date.max that the range arithmetic cannot overflow.
+    if not _EARLIEST <= parsed <= _LATEST:
+        raise problem
+    return parsed
 
 
 def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
