@@ -52,6 +52,7 @@ class BatchWriter(Generic[T]):
         self._stopping = False
         self._last_write_failed = False
         self.written = 0
+        self.unwritable = 0  # rows left out because writing them raised a bug, not an outage
 
     @property
     def waiting(self) -> int:
@@ -126,18 +127,43 @@ class BatchWriter(Generic[T]):
         batch = [self._pending.popleft() for _ in range(count)]
         self._in_flight = count
         try:
-            await self._write(batch)
-        except Exception as exc:
-            # Put the rows back in front, in order: nothing accepted is lost.
-            self._pending.extendleft(reversed(batch))
-            self._last_write_failed = True
-            if isinstance(exc, StoreError):
-                log.warning("%s: batch of %d not written, will retry: %s", self.name, count, exc)
-            else:
-                log.exception("%s: batch of %d not written (bug?), will retry", self.name, count)
-            return False
+            refused = await self._write_batch(batch)
         finally:
             self._in_flight = 0
-        self._last_write_failed = False
-        self.written += count
-        return True
+        self._last_write_failed = bool(refused)
+        # Put refused rows back in front, in order: nothing accepted is lost.
+        self._pending.extendleft(reversed(refused))
+        return not refused
+
+    async def _write_batch(self, batch: list[T]) -> list[T]:
+        """Write the batch; returns the rows to retry because the store refused them."""
+        try:
+            await self._write(batch)
+        except StoreError as exc:
+            log.warning("%s: batch of %d not written, will retry: %s", self.name, len(batch), exc)
+            return batch
+        except Exception:
+            log.exception("%s: batch of %d not written (bug?), writing it row by row",
+                          self.name, len(batch))
+            return await self._write_rows_alone(batch)
+        self.written += len(batch)
+        return []
+
+    async def _write_rows_alone(self, batch: list[T]) -> list[T]:
+        """After an error that is not the store's (a bug), each row on its own: a row that can
+        never be written must not hold back every other row for good. It is counted in
+        `unwritable` and named in the log by position only, never by content."""
+        for position, row in enumerate(batch):
+            try:
+                await self._write([row])
+            except StoreError as exc:
+                log.warning("%s: %d rows not written, will retry: %s",
+                            self.name, len(batch) - position, exc)
+                return batch[position:]
+            except Exception as exc:
+                self.unwritable += 1
+                log.error("%s: row %d of a batch of %d cannot be written, left out (%s)",
+                          self.name, position + 1, len(batch), type(exc).__name__)
+            else:
+                self.written += 1
+        return []

@@ -330,3 +330,53 @@ async def test_nothing_is_waiting_once_every_row_is_written(make_writer: MakeWri
     offer_all(writer, range(3))
     await writer.flush()
     assert (writer.waiting, writer.written) == (0, 3)
+
+
+# ------------------------------------------------------------------ a row that can never be written
+
+
+class PoisonedStore(FakeStore):
+    """Raises a bug-class error (not a `StoreError`) for any write holding `poison`, as
+    SQLite's driver does for a string it cannot encode."""
+
+    def __init__(self, poison: int, *, outage_after: int | None = None) -> None:
+        super().__init__()
+        self.poison = poison
+        self.outage_after = outage_after  # attempts after which the store goes down once
+
+    async def write(self, rows: Sequence[int]) -> None:
+        if self.outage_after is not None and self.attempts == self.outage_after:
+            self.outage_after = None
+            self.attempts += 1
+            raise StoreError("disk I/O error")
+        if self.poison in rows:
+            self.attempts += 1
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        await super().write(rows)
+
+
+async def test_one_unwritable_row_does_not_hold_back_the_rest_of_its_batch(
+    make_writer: MakeWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = PoisonedStore(poison=4)
+    writer = make_writer(store, batch_size=3)
+    offer_all(writer, range(9))
+    assert await writer.flush() is True
+    assert store.rows == [0, 1, 2, 3, 5, 6, 7, 8]
+    assert (writer.written, writer.unwritable, writer.waiting) == (8, 1, 0)
+    assert writer.failing is False
+    assert "row 2 of a batch of 3 cannot be written, left out (UnicodeEncodeError)" in caplog.text
+
+
+async def test_an_outage_while_writing_row_by_row_keeps_the_rows_not_yet_written(
+    make_writer: MakeWriter,
+) -> None:
+    # Attempts: the batch (poisoned), row 3 (written), then the outage on row 4.
+    store = PoisonedStore(poison=4, outage_after=2)
+    writer = make_writer(store, batch_size=3)
+    offer_all(writer, range(3, 6))
+    assert await writer.flush() is False
+    assert (store.rows, writer.waiting, writer.failing) == ([3], 2, True)
+    assert await writer.flush() is True
+    assert store.rows == [3, 5]
+    assert (writer.written, writer.unwritable) == (2, 1)
