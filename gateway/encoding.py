@@ -76,3 +76,17 @@ def acceptable_encodings(accept_encoding: str | None) -> str:
         if item.split(";")[0].strip().lower() in DECODABLE | {"identity"}
     ]
     return ", ".join(kept) or "identity"
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether `Accept-Encoding` allows gzip: named (or else `*`) without `q=0`."""
+    qualities: dict[str, str] = {}
+    for item in (accept_encoding or "").split(","):
+        coding, _, params = item.partition(";")
+        quality = params.strip().lower().removeprefix("q=").strip() if params else "1"
+        qualities.setdefault(coding.strip().lower(), quality)
+    chosen = qualities.get("gzip") or qualities.get("x-gzip") or qualities.get("*")
+    try:
+        return chosen is not None and float(chosen) > 0
+    except ValueError:
+        return False

@@ -23,6 +23,7 @@ from gateway.banner import consent_json
 from gateway.bodies import parse_json, read_capped_body
 from gateway.choice import Choice, choice_from_form, choice_from_json, safe_return_path
 from gateway.consent import Consent
+from gateway.encoding import accepts_gzip
 from gateway.errors import (
     BadRequest,
     CrossSiteRequest,
@@ -140,7 +141,9 @@ class _Handlers:
 
     async def asset(self, request: Request) -> Response:
         asset = self.gateway.assets[request.scope["path"].rsplit("/", 1)[-1]]
-        etag = f'"{asset.etag}"'
+        gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+        # Each encoding is its own representation, with its own validator.
+        etag = f'"{asset.etag}-gzip"' if gzipped else f'"{asset.etag}"'
         # A URL carrying the current version never changes; an unversioned one (the
         # snippet's) is revalidated often so fixes reach every site soon.
         versioned = request.query_params.get("v") == asset.etag
@@ -148,11 +151,15 @@ class _Handlers:
             "ETag": etag,
             "Cache-Control": "public, max-age=31536000, immutable" if versioned
             else "public, max-age=300",
+            "Vary": "Accept-Encoding",
             "X-Content-Type-Options": "nosniff",
         }
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
-        return Response(asset.body, media_type=asset.media_type, headers=headers)
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped if gzipped else asset.body, media_type=asset.media_type,
+                        headers=headers)
 
     async def state(self, request: Request) -> Response:
         ctx = context_of(request.scope)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from gateway.consentlog import FIELDS
+from gateway.encoding import accepts_gzip
 from gateway.service import Gateway
 from tests.conftest import FIREFOX_UA, FrozenClock
 
@@ -325,3 +326,29 @@ def test_user_agent_is_stored_as_families_only() -> None:
 
     assert browser_and_os(FIREFOX_UA) == "Firefox / Ubuntu"
     assert json.dumps(browser_and_os("")) == '"Other / Other"'
+
+
+@pytest.mark.parametrize("name", ["consent.js", "consent.css"])
+async def test_assets_are_sent_gzipped_to_browsers_that_accept_it(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    plain = await client.get(f"/_consent/{name}", headers={"Accept-Encoding": "identity"})
+    packed = await client.get(f"/_consent/{name}", headers={"Accept-Encoding": "gzip, br"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.content == plain.content  # httpx undid the gzip
+    assert int(packed.headers["content-length"]) < len(plain.content) / 2
+    assert plain.headers["vary"] == packed.headers["vary"] == "Accept-Encoding"
+    assert packed.headers["etag"] != plain.headers["etag"]
+    again = await client.get(f"/_consent/{name}", headers={
+        "Accept-Encoding": "gzip", "If-None-Match": packed.headers["etag"]})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize(("header", "gzip"), [
+    (None, False), ("", False), ("gzip", True), ("GZIP;q=0.5", True), ("br, gzip;q=0", False),
+    ("*", True), ("*;q=0", False), ("deflate, br", False), ("x-gzip", True),
+    ("gzip;q=bad", False), ("*;q=0, gzip", True), ("gzip;q=0, *", False),
+])
+def test_which_accept_encoding_headers_allow_gzip(header: str | None, gzip: bool) -> None:
+    assert accepts_gzip(header) is gzip
