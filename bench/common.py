@@ -14,13 +14,14 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -109,13 +110,18 @@ def start_uvicorn(name: str, factory: str, workdir: Path, ready_path: str) -> tu
     return child, url
 
 
-def start_gateway(workdir: Path, *args: str, cwd: Path = REPO) -> tuple[Child, str]:
-    """`consent-gateway serve` with the example config, its database in `workdir`."""
+def start_gateway(workdir: Path, *args: str, cwd: Path = REPO,
+                  env: Mapping[str, str] | None = None) -> tuple[Child, str]:
+    """`consent-gateway serve` with the example config, its database in `workdir`; `env`
+    adds or overrides variables (`GATEWAY_*` settings)."""
     port = free_port()
     env = {
         **os.environ,
         "GATEWAY_SERVER_SECRET_KEYS": SECRET_KEY,
         "GATEWAY_STORAGE_PATH": str(workdir / "gateway.sqlite3"),
+        # All load comes from one client (127.0.0.1): per-client limits would measure 429s.
+        "GATEWAY_ABUSE_ENABLED": "false",
+        **(env or {}),
     }
     child = Child(
         "gateway",
@@ -245,14 +251,55 @@ def parse_wrk(scenario: str, output: str) -> Result:
                   int(total.group(1)), errors)
 
 
+# --------------------------------------------------------------------------- processes
+
+
+def proc_status(pid: int | str = "self") -> dict[str, float]:
+    """`VmRSS`, `VmHWM` (peak RSS) and the other `Vm*` lines of /proc/PID/status, in MB."""
+    sizes = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.startswith("Vm") and value.strip().endswith("kB"):
+            sizes[key] = int(value.split()[0]) / 1024
+    return sizes
+
+
+def open_fds(pid: int | str = "self") -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 # --------------------------------------------------------------------------- reporting
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One row of the summary: a figure of the gateway beside its baseline, measured in the
+    same run, and the target it is held to (`met` None: no target, context only)."""
+
+    scenario: str
+    baseline: str
+    gateway: str
+    ratio: str
+    target: str = ""
+    met: bool | None = None
+
+
+def ratio_line(scenario: str, baseline: float, gateway: float, unit: str, *,
+               baseline_label: str = "", goal: float | None = None, digits: int = 0) -> Line:
+    """A throughput-like figure (more is better): ratio gateway/baseline against `goal`."""
+    ratio = gateway / baseline if baseline else 0.0
+    label = f" {baseline_label}" if baseline_label else ""
+    return Line(scenario, f"{_fmt(baseline, digits)} {unit}{label}",
+                f"{_fmt(gateway, digits)} {unit}", f"{ratio:.2f}×",
+                f"≥ {goal:g}×" if goal is not None else "",
+                ratio >= goal if goal is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
     machine: list[tuple[str, str]]
     rows: list[tuple[Result, float | None]]  # result, throughput ratio to its baseline
-    targets: list[tuple[str, str, str, bool]]  # what, measured, goal, met
+    summary: list[Line]  # the figures that count, with their targets
     ratio_header: str = "gateway/direct"
     notes: list[str] = field(default_factory=list)  # findings beside the targets
 
@@ -267,8 +314,48 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _distribution() -> str:
+    try:
+        release = platform.freedesktop_os_release()
+        return release.get("PRETTY_NAME") or release.get("NAME", "")
+    except OSError:
+        return platform.system()
+
+
+def wrk_version() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return "not installed (the Python load generator is used)"
+    done = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False, timeout=10)
+    first = (done.stdout or done.stderr).strip().splitlines()
+    return " ".join(first[0].split()[:3]) if first else wrk
+
+
+def revision() -> str:
+    """Now, and the commit checked out (and whether `gateway/` differs from it)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=False, timeout=10)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "--", "gateway") else ""
+    return f"{time.strftime('%Y-%m-%d %H:%M %Z')}, commit {commit}{dirty}"
+
+
 def machine(sharing: str) -> list[tuple[str, str]]:
-    """CPU, cores, Python and OS; `sharing` names what runs on these cores."""
+    """CPU, cores, memory, Python, SQLite, OS and wrk; `sharing` names what runs on the cores."""
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -278,10 +365,13 @@ def machine(sharing: str) -> list[tuple[str, str]]:
     return [
         ("CPU", cpu_model()),
         ("cores", f"{os.cpu_count()} ({usable} usable), shared by {sharing}"),
+        ("RAM", _memory()),
         ("Python", f"{platform.python_version()} ({platform.python_implementation()}), "
                    f"uvicorn {uvicorn.__version__} ({loop}, {parser}), "
                    f"aiohttp {aiohttp.__version__}"),
-        ("OS", platform.platform()),
+        ("SQLite", sqlite3.sqlite_version),
+        ("OS", f"{_distribution()}, kernel {platform.release()} ({platform.machine()})"),
+        ("wrk", wrk_version()),
     ]
 
 
@@ -289,25 +379,36 @@ def _fmt(value: float, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _has_ratios(report: Report) -> bool:
+    return any(ratio is not None for _, ratio in report.rows)
+
+
 def table_rows(report: Report) -> list[list[str]]:
     rows = []
     for result, ratio in report.rows:
         note = f" ({result.errors} errors)" if result.errors else ""
-        rows.append([
-            result.scenario + note,
-            _fmt(result.rps, 0),
-            _fmt(result.p50_ms, 2),
-            _fmt(result.p99_ms, 2),
-            f"{ratio:.2f}×" if ratio is not None else "",
-        ])
+        cells = [result.scenario + note, _fmt(result.rps, 0 if result.rps >= 10 else 2),
+                 _fmt(result.p50_ms, 2),
+                 _fmt(result.p99_ms, 2)]
+        if _has_ratios(report):
+            cells.append(f"{ratio:.2f}×" if ratio is not None else "")
+        rows.append(cells)
     return rows
 
 
 def _header(report: Report) -> list[str]:
-    return ["scenario", "requests/s", "p50 ms", "p99 ms", report.ratio_header]
+    ratio = [report.ratio_header] if _has_ratios(report) else []
+    return ["scenario", "requests/s", "p50 ms", "p99 ms", *ratio]
 
 
-TARGET_HEADER: Final = ["target", "measured", "goal", "result"]
+SUMMARY_HEADER: Final = ["scenario", "baseline", "gateway", "ratio", "target", "result"]
+_SUMMARY_RIGHT: Final = {1, 2, 3}
+
+
+def summary_rows(lines: Sequence[Line]) -> list[list[str]]:
+    verdict = {True: "met", False: "MISSED", None: "—"}
+    return [[line.scenario, line.baseline, line.gateway, line.ratio, line.target or "—",
+             verdict[line.met]] for line in lines]
 
 
 def _text_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
@@ -323,20 +424,22 @@ def _text_table(header: list[str], rows: list[list[str]], right: set[int]) -> st
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
 
 
-def _target_rows(report: Report) -> list[list[str]]:
-    return [[what, measured, goal, "met" if met else "MISSED"]
-            for what, measured, goal, met in report.targets]
+def text_machine(entries: Sequence[tuple[str, str]]) -> str:
+    width = max(len(key) for key, _ in entries)
+    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in entries)
 
 
-def render_text(report: Report) -> str:
-    width = max(len(key) for key, _ in report.machine)
-    lines = [f"{key.ljust(width)}  {value}" for key, value in report.machine]
-    return "\n\n".join([
-        "\n".join(lines),
-        _text_table(_header(report), table_rows(report), right={1, 2, 3, 4}),
-        _text_table(TARGET_HEADER, _target_rows(report), right=set()),
-        *report.notes,
-    ])
+def text_summary(lines: Sequence[Line]) -> str:
+    return _text_table(SUMMARY_HEADER, summary_rows(lines), right=_SUMMARY_RIGHT)
+
+
+def render_text(report: Report, *, with_machine: bool = True) -> str:
+    parts = [text_machine(report.machine)] if with_machine else []
+    if report.rows:
+        parts.append(_text_table(_header(report), table_rows(report), right={1, 2, 3, 4}))
+    if report.summary:
+        parts.append(text_summary(report.summary))
+    return "\n\n".join([*parts, *report.notes])
 
 
 def _markdown_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
@@ -344,14 +447,37 @@ def _markdown_table(header: list[str], rows: list[list[str]], right: set[int]) -
     return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, align, *rows])
 
 
-def render_markdown(report: Report) -> str:
-    machine_lines = "\n".join(f"- **{key}**: {value}" for key, value in report.machine)
-    return (
-        f"{machine_lines}\n\n"
-        f"{_markdown_table(_header(report), table_rows(report), right={1, 2, 3, 4})}\n\n"
-        f"{_markdown_table(TARGET_HEADER, _target_rows(report), right=set())}\n"
-        + "".join(f"\n{note}\n" for note in report.notes)
-    )
+def markdown_machine(entries: Sequence[tuple[str, str]]) -> str:
+    return "\n".join(f"- **{key}**: {value}" for key, value in entries)
+
+
+def markdown_summary(lines: Sequence[Line]) -> str:
+    return _markdown_table(SUMMARY_HEADER, summary_rows(lines), right=_SUMMARY_RIGHT)
+
+
+def render_markdown(report: Report, *, with_machine: bool = True) -> str:
+    parts = [markdown_machine(report.machine)] if with_machine else []
+    if report.rows:
+        parts.append(_markdown_table(_header(report), table_rows(report), right={1, 2, 3, 4}))
+    if report.summary:
+        parts.append(markdown_summary(report.summary))
+    return "\n\n".join([*parts, *report.notes]) + "\n"
+
+
+def write_markdown_section(path: Path, name: str, content: str, *, title: str) -> None:
+    """Put `content` between `<!-- bench:NAME begin/end -->` in `path`, leaving the rest of
+    the file (written by hand) as it is; a file or section not there yet is created."""
+    begin, end = f"<!-- bench:{name} begin -->", f"<!-- bench:{name} end -->"
+    block = f"{begin}\n{content.strip()}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else f"# {title}\n"
+    if begin in text and end in text:
+        before, _, rest = text.partition(begin)
+        _, _, after = rest.partition(end)
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- the command line
@@ -383,16 +509,27 @@ def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through `finally`: children are stopped
 
 
+def stop_children_on_sigterm() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+
+
+def choose_tool(choice: str) -> Tool | None:
+    """The load generator for `--tool`; None (after saying why) if wrk is asked for but absent."""
+    if choice == "wrk" and shutil.which("wrk") is None:
+        print("wrk is not on the PATH (Debian: apt-get install wrk)", file=sys.stderr)
+        return None
+    return "python" if choice == "python" or shutil.which("wrk") is None else "wrk"
+
+
 Run = Callable[[Tool, int, int, Path], Report]  # tool, connections, duration, work folder
 
 
 def main(args: argparse.Namespace, run: Run, *, name: str) -> int:
     """Run a benchmark in a temporary folder and print (and maybe write) its report."""
-    if args.tool == "wrk" and shutil.which("wrk") is None:
-        print("wrk is not on the PATH (Debian: apt-get install wrk)", file=sys.stderr)
+    tool = choose_tool(args.tool)
+    if tool is None:
         return 2
-    tool: Tool = "python" if args.tool == "python" or shutil.which("wrk") is None else "wrk"
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_children_on_sigterm()
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
         try:
             report = run(tool, args.connections, args.duration, Path(workdir))

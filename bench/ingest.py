@@ -60,12 +60,14 @@ from bench.common import (
     REPO,
     WARMUP_S,
     Child,
+    Line,
     Report,
     Result,
     Send,
     Tool,
     closed_loop,
     parse_wrk,
+    ratio_line,
     result_of,
     run_wrk,
     start_gateway,
@@ -192,24 +194,25 @@ def accept_all(gateway: str) -> str:
     return cookies["consent"].value
 
 
-def page_token(gateway: str, cookie: str) -> str:
-    """The token the gateway put in the home page's injected script tag."""
-    status, _, body = _http(gateway + "/", {"User-Agent": CHROME_WINDOWS,
-                                            "Cookie": f"consent={cookie}"})
+def page_token(gateway: str, cookie: str, page: str = "/") -> str:
+    """The token the gateway put in the injected script tag of `page` (an HTML page)."""
+    status, _, body = _http(gateway + page, {"User-Agent": CHROME_WINDOWS,
+                                             "Cookie": f"consent={cookie}"})
     found = _PAGE_TOKEN.search(body.decode("utf-8", "replace"))
     if status != 200 or found is None:
-        raise RuntimeError(f"GET / gave HTTP {status} without a data-page-token in the "
+        raise RuntimeError(f"GET {page} gave HTTP {status} without a data-page-token in the "
                            'injected <script id="consent-gateway"> tag')
     return html.unescape(found.group(1))
 
 
-def make_beacons(gateway: str, visitors: int) -> list[Beacon]:
+def make_beacons(gateway: str, visitors: int, token_page: str = "/") -> list[Beacon]:
     """Every visitor views every page once, with rotating referrers and screen widths;
-    ordered page by page, so that consecutive beacons come from different visitors."""
+    ordered page by page, so that consecutive beacons come from different visitors. Each
+    visitor's page token comes from `token_page`."""
     people = []
     for _ in range(visitors):
         cookie = accept_all(gateway)
-        people.append((cookie, page_token(gateway, cookie)))
+        people.append((cookie, page_token(gateway, cookie, token_page)))
     beacons = []
     for number, (page, (cookie, token)) in enumerate(itertools.product(PAGES, people)):
         body = {"type": "pageview", "url": gateway + page,
@@ -481,12 +484,11 @@ def machine(tool: Tool, connections: int, duration: int,
     ]
 
 
-def _stored_target(stored: int, tally: Tally) -> tuple[str, str, str, bool]:
+def _stored_line(stored: int, tally: Tally) -> Line:
     others = tally.anomalies()
-    measured = (f"{stored:,} stored, {tally.accepted:,} accepted"
-                + (f"; also {', '.join(others)}" if others else ""))
-    return ("events stored = 202s without X-Consent-Dropped", measured, "equal",
-            stored == tally.accepted)
+    return Line("events stored = 202s without X-Consent-Dropped",
+                f"{tally.accepted:,} accepted" + (f" ({', '.join(others)})" if others else ""),
+                f"{stored:,} stored", "", "equal", stored == tally.accepted)
 
 
 def _write_note(written: int | None, accepted: int, duration: int) -> str:
@@ -546,10 +548,10 @@ def run(tool: Tool, connections: int, duration: int, workdir: Path, *,
     return Report(
         machine=machine(tool, connections, duration, beacons, visitors),
         rows=[(bare_result, None), (gateway_result, ratio)],
-        targets=[
-            ("beacons/s, gateway/bare", f"{ratio:.2f}×", f"≥ {TARGET_RATIO}×",
-             ratio >= TARGET_RATIO),
-            _stored_target(stored, tally),
+        summary=[
+            ratio_line(f"beacons POST {BEACON_PATH}", bare_result.rps, gateway_result.rps,
+                       "/s", baseline_label="bare", goal=TARGET_RATIO),
+            _stored_line(stored, tally),
         ],
         ratio_header="gateway/bare",
         notes=[_write_note(written, measured.accepted, duration)],
