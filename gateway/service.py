@@ -352,8 +352,8 @@ class Gateway:
         self, ctx: RequestContext, *, method: str, path: str, status: int, started: datetime,
         duration_ms: float,
     ) -> None:
-        """One access-log row (security purpose); dropped with a warning only when the
-        writer is hopelessly behind, since a request must never wait on it."""
+        """One access-log row (security purpose); dropped only when the writer is hopelessly
+        behind (it logs when its buffer fills), since a request must never wait on it."""
         if not self.config.analytics.access_log:
             return
         entry = AccessLogEntry(
@@ -361,8 +361,7 @@ class Gateway:
             duration_ms=duration_ms,
             ip=self.truncate(ctx.peer.address), browser=describe_agent(ctx.user_agent).browser,
         )
-        if not self.access_log.offer(entry):
-            log.warning("access log queue full; a row was not kept")
+        self.access_log.offer(entry)  # refused when full: the writer logs that, once
 
     def truncate(self, address: str) -> str:
         privacy = self.config.privacy

@@ -52,6 +52,7 @@ class BatchWriter(Generic[T]):
         self._stopping = False
         self._last_write_failed = False
         self.written = 0
+        self.refused_since_full = 0
         self.unwritable = 0  # rows left out because writing them raised a bug, not an outage
 
     @property
@@ -65,9 +66,18 @@ class BatchWriter(Generic[T]):
         return self._last_write_failed and self.waiting > 0
 
     def offer(self, row: T) -> bool:
-        """Queue one row; False when the buffer is full (nothing was queued)."""
+        """Queue one row; False when the buffer is full (nothing was queued). The log gets
+        one line when the buffer fills and one when it takes rows again, not one per row."""
         if self.waiting >= self.capacity:
+            if self.refused_since_full == 0:
+                log.warning("%s: buffer full (%d rows waiting); refusing rows until a batch "
+                            "is written", self.name, self.waiting)
+            self.refused_since_full += 1
             return False
+        if self.refused_since_full:
+            log.warning("%s: taking rows again; %d refused while full", self.name,
+                        self.refused_since_full)
+            self.refused_since_full = 0
         self._pending.append(row)
         if len(self._pending) == self.batch_size:  # crossing, not every row past it
             self._wake.set()

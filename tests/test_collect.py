@@ -285,7 +285,7 @@ async def test_dnt_drops_events_only_when_configured(tmp_path: Path, clock: Froz
 
 
 async def test_a_full_write_queue_answers_503_instead_of_dropping(
-    tmp_path: Path, clock: FrozenClock
+    tmp_path: Path, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Batches larger than the queue and a long interval: nothing is written meanwhile.
     gw = make_gateway(tmp_path, clock, GATEWAY_ANALYTICS_QUEUE_SIZE="100",
@@ -295,9 +295,14 @@ async def test_a_full_write_queue_answers_503_instead_of_dropping(
     async with visitor(gw) as client:
         token = await consenting(client)
         statuses = [(await send(client, beacon(token))).status_code for _ in range(100)]
-        refused = await send(client, beacon(token))
+        refused = [await send(client, beacon(token)) for _ in range(3)]
     assert statuses == [202] * 100
-    assert refused.status_code == 503 and refused.headers["retry-after"]
+    assert [r.status_code for r in refused] == [503] * 3
+    assert refused[0].headers["retry-after"] and refused[0].json()["error"] == "busy"
+    # One line when the buffer fills, not one per refused beacon.
+    full = [r.getMessage() for r in caplog.records if "buffer full" in r.getMessage()]
+    assert [line for line in full if line.startswith("analytics:")] == [
+        "analytics: buffer full (100 rows waiting); refusing rows until a batch is written"]
     await gw.stop()  # the 100 accepted ones are written at shutdown
     db = sqlite3.connect(tmp_path / "gateway.sqlite3")
     assert db.execute("SELECT count(*) FROM analytics_events").fetchone() == (100,)
