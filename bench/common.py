@@ -529,19 +529,34 @@ def main(args: argparse.Namespace, run: Run, *, name: str) -> int:
     tool = choose_tool(args.tool)
     if tool is None:
         return 2
+    return run_and_print(
+        name, lambda workdir: run(tool, args.connections, args.duration, workdir),
+        lambda report: write_report(args.markdown, render_markdown(report)))
+
+
+def run_and_print(
+    name: str, run: Callable[[Path], Report], write: Callable[[Report], None]
+) -> int:
+    """The frame of every benchmark's `main`: children stopped on SIGTERM, a temporary work
+    folder, an exit code for Ctrl-C (130) or a failed run (1), the report printed, then
+    `write` (the markdown, when asked for)."""
     stop_children_on_sigterm()
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
         try:
-            report = run(tool, args.connections, args.duration, Path(workdir))
+            report = run(Path(workdir))
         except KeyboardInterrupt:
             print("interrupted; child processes stopped", file=sys.stderr)
             return 130
         except RuntimeError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
+            print(f"{name} failed: {exc}", file=sys.stderr)
             return 1
     print()
     print(render_text(report))
-    if args.markdown:
-        args.markdown.write_text(render_markdown(report), encoding="utf-8")
-        print(f"\nwrote {args.markdown}")
+    write(report)
     return 0
+
+
+def write_report(path: Path | None, content: str) -> None:
+    if path is not None:
+        path.write_text(content, encoding="utf-8")
+        print(f"\nwrote {path}")

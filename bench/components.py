@@ -38,7 +38,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import tomllib
 import urllib.request
@@ -577,23 +576,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child_events:
         return _run_child(args.child_events, args.child_visitors)
-    common.stop_children_on_sigterm()
     sizes = Sizes.of(quick=args.quick, events=args.events)
-    with tempfile.TemporaryDirectory(prefix="bench-components-") as workdir:
-        try:
-            report = run(Path(workdir), sizes)
-        except KeyboardInterrupt:
-            print("interrupted; child processes stopped", file=sys.stderr)
-            return 130
-        except RuntimeError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 1
-    print()
-    print(common.render_text(report))
-    if args.markdown:
-        args.markdown.write_text(common.render_markdown(report), encoding="utf-8")
-        print(f"\nwrote {args.markdown}")
-    return 0
+    return common.run_and_print(
+        "components", lambda workdir: run(workdir, sizes),
+        lambda report: common.write_report(args.markdown, common.render_markdown(report)))
 
 
 if __name__ == "__main__":

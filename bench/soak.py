@@ -31,7 +31,6 @@ import random
 import secrets
 import sqlite3
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -366,29 +365,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also write the results into PATH (its `soak` section, e.g. "
                         "docs/benchmarks.md)")
     args = parser.parse_args(argv)
-    common.stop_children_on_sigterm()
     started = common.revision()
     warmup = args.warmup if args.warmup is not None else args.duration / 10
-    with tempfile.TemporaryDirectory(prefix="bench-soak-") as workdir:
-        try:
-            report = run(Path(workdir), duration=args.duration, rate=args.rate,
-                         sample_every=args.sample, warmup=warmup, visitors=args.visitors,
-                         admin_every=args.admin_every)
-        except KeyboardInterrupt:
-            print("interrupted; child processes stopped", file=sys.stderr)
-            return 130
-        except RuntimeError as exc:
-            print(f"soak failed: {exc}", file=sys.stderr)
-            return 1
-    print()
-    print(common.render_text(report))
-    if args.markdown:
-        content = f"## Soak\n\n_Started {started}._\n\n"
-        common.write_markdown_section(args.markdown, "soak",
-                                      content + common.render_markdown(report),
-                                      title="Benchmarks")
-        print(f"\nwrote {args.markdown}")
-    return 0
+
+    def write(report: common.Report) -> None:
+        if args.markdown:
+            content = f"## Soak\n\n_Started {started}._\n\n"
+            common.write_markdown_section(args.markdown, "soak",
+                                          content + common.render_markdown(report),
+                                          title="Benchmarks")
+            print(f"\nwrote {args.markdown}")
+
+    return common.run_and_print(
+        "soak", lambda workdir: run(workdir, duration=args.duration, rate=args.rate,
+                                    sample_every=args.sample, warmup=warmup,
+                                    visitors=args.visitors, admin_every=args.admin_every),
+        write)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ from gateway.errors import (
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
-    WriteQueueFull,
 )
 from gateway.events import AnalyticsEvent, Drop
 from gateway.pages import PAGE_CSP, render_preferences
@@ -126,17 +125,11 @@ async def error_response(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         body = {"error": exc.detail.lower() if isinstance(exc.detail, str) else "error"}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
-    if isinstance(exc, WriteQueueFull):  # the writer logs when it fills, not per request
-        return JSONResponse(
-            {"error": "busy", "detail": "too many events wait to be written; try again shortly"},
-            status_code=503, headers={"Retry-After": "2"},
-        )
     if isinstance(exc, StoreError):
-        log.error("store unavailable: %s", exc)  # never the request: no address, no secret
-        return JSONResponse(
-            {"error": "storage unavailable", "detail": "try again shortly"},
-            status_code=503, headers={"Retry-After": "5"},
-        )
+        if exc.logged:
+            log.error("store unavailable: %s", exc)  # never the request: no address, secret
+        return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=503,
+                            headers={"Retry-After": str(exc.retry_after)})
     log.exception("unexpected error on %s", request.scope["path"])
     return JSONResponse({"error": "internal error"}, status_code=500)
 

@@ -110,7 +110,13 @@ class TooManyRequests(RequestError):
 
 
 class StoreError(GatewayError):
-    """The store could not do what was asked (locked, read-only, full, gone)."""
+    """The store could not do what was asked (locked, read-only, full, gone) -> 503 with
+    `Retry-After`; `logged`: whether each one is worth a line in the log."""
+
+    error = "storage unavailable"
+    detail = "try again shortly"
+    retry_after = 5
+    logged = True
 
 
 class ChainBroken(StoreError):
@@ -121,4 +127,10 @@ class ChainBroken(StoreError):
 
 
 class WriteQueueFull(StoreError):
-    """The batch writer's buffer is full: the client should retry (never a silent drop)."""
+    """The batch writer's buffer is full: the client should retry (never a silent drop).
+    The writer logs when its buffer fills, so a refusal is not logged one by one."""
+
+    error = "busy"
+    detail = "too many events wait to be written; try again shortly"
+    retry_after = 2
+    logged = False

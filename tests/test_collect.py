@@ -300,6 +300,7 @@ async def test_a_full_write_queue_answers_503_instead_of_dropping(
     assert [r.status_code for r in refused] == [503] * 3
     assert refused[0].headers["retry-after"] and refused[0].json()["error"] == "busy"
     # One line when the buffer fills, not one per refused beacon.
+    assert not [r for r in caplog.records if "store unavailable" in r.getMessage()]
     full = [r.getMessage() for r in caplog.records if "buffer full" in r.getMessage()]
     assert [line for line in full if line.startswith("analytics:")] == [
         "analytics: buffer full (100 rows waiting); refusing rows until a batch is written"]

@@ -507,6 +507,20 @@ def open_visitor(server: LiveServer) -> Visitor:
     return Visitor(client, consent_token(client))
 
 
+def writes_refused_after(server: LiveServer, visitor: Visitor, harm: Callable[[], T]) -> T:
+    """Five good decisions and pageviews, then `harm` to the disk: consent and collect must
+    turn to 503 while reads keep serving and the process stays up. Returns what `harm` did."""
+    for _ in range(5):
+        assert visitor.decide().status_code == 200
+        assert visitor.pageview().status_code == 202
+    done = harm()
+    assert_storage_unavailable(first_refusal(visitor.decide, tries=50))
+    assert_storage_unavailable(first_refusal(visitor.pageview, tries=300))
+    assert_reads_serve(visitor.client)
+    assert process_of(server).poll() is None
+    return done
+
+
 def assert_all_kept(tmp_path: Path, db: Path, visitor: Visitor) -> None:
     logged = {str(r[0]) for r in rows(db, "SELECT consent_id FROM consent_log")}
     assert set(visitor.confirmed) <= logged
@@ -523,14 +537,7 @@ def test_a_full_disk_refuses_writes_with_503_and_recovers(
     server = storage_server(tmp_path, db, upstream)
     try:
         visitor = open_visitor(server)
-        for _ in range(5):
-            assert visitor.decide().status_code == 200
-            assert visitor.pageview().status_code == 202
-        filler = fill(small_disk)
-        assert_storage_unavailable(first_refusal(visitor.decide, tries=50))
-        assert_storage_unavailable(first_refusal(visitor.pageview, tries=300))
-        assert_reads_serve(visitor.client)
-        assert process_of(server).poll() is None
+        filler = writes_refused_after(server, visitor, lambda: fill(small_disk))
         print(f"\nfull disk: {len(visitor.confirmed)} consents confirmed, "
               f"{len(visitor.accepted)} events accepted of {visitor.sent}")
 
@@ -592,14 +599,7 @@ def test_a_read_only_disk_refuses_writes_with_503_and_keeps_what_was_confirmed(
     server = storage_server(tmp_path, db, upstream)
     try:
         visitor = open_visitor(server)
-        for _ in range(5):
-            assert visitor.decide().status_code == 200
-            assert visitor.pageview().status_code == 202
-        fail_the_disk(ext4_disk)
-        assert_storage_unavailable(first_refusal(visitor.decide, tries=50))
-        assert_storage_unavailable(first_refusal(visitor.pageview, tries=300))
-        assert_reads_serve(visitor.client)
-        assert process_of(server).poll() is None
+        writes_refused_after(server, visitor, lambda: fail_the_disk(ext4_disk))
         visitor.client.close()
         # The kernel keeps the file system read-only until it is unmounted, so recovery
         # is a restart: stop (the writers try the disk a few more times), repair, start.
