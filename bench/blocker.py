@@ -23,8 +23,8 @@ from typing import Final
 
 from bench.common import REPO
 from bench.proxy import PAGE_BYTES, page_html
-from gateway.blocking import BlockRule, ScriptBlocker
-from gateway.types import Category
+from gateway.core.enforcement.blocking import BlockRule, ScriptBlocker
+from gateway.core.types import Category
 
 CONFIG: Final = REPO / "config" / "gateway.toml"
 Factory = Callable[[], ScriptBlocker]

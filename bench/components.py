@@ -64,8 +64,8 @@ from bench.common import (
     ratio_line,
     start_gateway,
 )
-from gateway.geo import GeoIPDatabase
-from gateway.useragent import _describe, describe_agent
+from gateway.adapters.geo import GeoIPDatabase
+from gateway.adapters.useragent import _describe, describe_agent
 
 GEOIP_DIR: Final = REPO.parent / "shared" / "testdata" / "geoip"
 CITY_DB: Final = GEOIP_DIR / "GeoLite2-City-Test.mmdb"
@@ -408,8 +408,8 @@ _TOKEN: Final = re.compile(r'<script\b[^>]*\bid="consent-gateway"[^>]*\bdata-pag
 
 
 async def child_ingest(events: int, visitors: int) -> dict[str, Any]:
+    from gateway.adapters.configfile import load_config
     from gateway.app import create_app
-    from gateway.configfile import load_config
 
     app = create_app(load_config(REPO / CONFIG))
     lifespan = Lifespan(app)

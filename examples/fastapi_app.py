@@ -8,7 +8,7 @@ Run from the repository root:
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from gateway.middleware import ConsentMiddleware, consent_of
+from gateway import ConsentMiddleware, consent_of
 
 app = FastAPI()
 app.add_middleware(ConsentMiddleware, config_path="config/gateway.toml")

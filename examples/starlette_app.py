@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from gateway.middleware import ConsentMiddleware, consent_of
+from gateway import ConsentMiddleware, consent_of
 
 
 async def home(request: Request) -> HTMLResponse:

@@ -7,15 +7,15 @@ from typing import Final
 
 from starlette.types import ASGIApp
 
-from gateway.clock import Clock, system_clock
-from gateway.config import GatewayConfig
-from gateway.configfile import load_config
-from gateway.demo import demo_app
-from gateway.middleware import ConsentMiddleware
-from gateway.proxy import ReverseProxy
-from gateway.service import Gateway
-from gateway.static_files import default_config_path
-from gateway.store import Store
+from gateway.adapters.clock import Clock, system_clock
+from gateway.adapters.configfile import load_config
+from gateway.adapters.static_files import default_config_path
+from gateway.adapters.store import Store
+from gateway.core.config import GatewayConfig
+from gateway.services.gateway import Gateway
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
+from gateway.web.proxy import ReverseProxy
 
 CONFIG_ENV: Final = "GATEWAY_CONFIG"
 

@@ -15,13 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from gateway.config import GatewayConfig, config_reference_markdown
-from gateway.configfile import load_config
-from gateway.consentlog import ChainBreak
-from gateway.errors import ConfigError, RequestError, StoreError
-from gateway.exportlog import ExportFormat, ExportQuery, ExportWriter
-from gateway.static_files import default_config_path
-from gateway.store.sqlite import SQLiteStore
+from gateway.adapters.configfile import load_config
+from gateway.adapters.static_files import default_config_path
+from gateway.adapters.store.sqlite import SQLiteStore
+from gateway.core.config import GatewayConfig, config_reference_markdown
+from gateway.core.consent.export import ExportFormat, ExportQuery, ExportWriter
+from gateway.core.consent.record import ChainBreak
+from gateway.core.errors import ConfigError, RequestError, StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -193,7 +193,7 @@ def _verify_log(args: argparse.Namespace) -> int:
 
 
 async def _walk_chain(store: SQLiteStore) -> ChainBreak | tuple[int, int, str]:
-    from gateway.store.chain import walk_chain
+    from gateway.adapters.store.chain import walk_chain
 
     await store.open()
     try:
@@ -212,7 +212,7 @@ def _config_docs(args: argparse.Namespace) -> int:
 
 
 def _hash_token(args: argparse.Namespace) -> int:
-    from gateway.admin import new_admin_token, token_hash
+    from gateway.web.admin import new_admin_token, token_hash
 
     if args.basic is not None:
         return _basic_user(args.basic, from_stdin=args.stdin)
@@ -232,7 +232,7 @@ def _hash_token(args: argparse.Namespace) -> int:
 def _basic_user(name: str, *, from_stdin: bool) -> int:
     import secrets
 
-    from gateway.admin.auth import basic_user_line
+    from gateway.web.admin.auth import basic_user_line
 
     if not re.fullmatch(r"[^:\s]{1,64}", name):
         print("a user name has 1 to 64 characters, no ':' or spaces", file=sys.stderr)
@@ -248,8 +248,8 @@ def _basic_user(name: str, *, from_stdin: bool) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from gateway.clock import system_clock
-    from gateway.jobs import purge
+    from gateway.adapters.clock import system_clock
+    from gateway.adapters.jobs import purge
 
     config = _load(args)
     if config is None:
@@ -280,7 +280,7 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _privacy_statement(args: argparse.Namespace) -> int:
-    from gateway.privacystatement import missing_settings, privacy_statement
+    from gateway.core.privacystatement import missing_settings, privacy_statement
 
     config = _load(args)
     if config is None:
@@ -325,7 +325,7 @@ def _add_export_commands(commands: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from gateway.exportlog import parse_export_query
+    from gateway.core.consent.export import parse_export_query
 
     config = _load(args)
     if config is None:
@@ -380,7 +380,7 @@ async def _run_export(
     config: GatewayConfig, fmt: ExportFormat, query: ExportQuery, out: BinaryIO,
     progress: Callable[[ExportWriter], None] | None,
 ) -> dict[str, Any]:
-    from gateway.admin.export import new_export, write_export
+    from gateway.web.admin.export import new_export, write_export
 
     store = SQLiteStore(config.storage.path)
     await store.open()
@@ -400,7 +400,7 @@ def _show_progress(writer: ExportWriter) -> None:
 
 
 def _verify_export(args: argparse.Namespace) -> int:
-    from gateway.exportlog import check_export, check_ndjson_records, split_ndjson_trailer
+    from gateway.core.consent.export import check_export, check_ndjson_records, split_ndjson_trailer
 
     config = _load(args)
     if config is None:

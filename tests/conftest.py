@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.config import GatewayConfig
-from gateway.configfile import load_config
-from gateway.middleware import ConsentMiddleware
-from gateway.service import Gateway
+from gateway.adapters.configfile import load_config
+from gateway.core.config import GatewayConfig
+from gateway.services.gateway import Gateway
+from gateway.web.middleware import ConsentMiddleware
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "config" / "gateway.toml"
@@ -66,7 +66,7 @@ async def gateway(config: GatewayConfig, clock: FrozenClock) -> AsyncIterator[Ga
 @pytest.fixture
 async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway in front of the demo site, over httpx's ASGI transport."""
-    from gateway.demo import demo_app
+    from gateway.web.demo import demo_app
 
     app = ConsentMiddleware(demo_app(), gateway=gateway)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.77", 51000))

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.admin import token_hash
-from gateway.configfile import load_config
-from gateway.demo import demo_app
-from gateway.jobs import purge
-from gateway.middleware import ConsentMiddleware
-from gateway.ratelimit import RateLimiter, client_hash
-from gateway.service import Gateway
+from gateway.adapters.configfile import load_config
+from gateway.adapters.jobs import purge
+from gateway.core.ratelimit import RateLimiter, client_hash
+from gateway.services.gateway import Gateway
+from gateway.web.admin import token_hash
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
 from tests.conftest import EXAMPLE_CONFIG, FIREFOX_UA, FrozenClock, LiveServer, gateway_env
 from tests.test_collect import assert_no_trace_of, database_files
 

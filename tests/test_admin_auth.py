@@ -13,17 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.admin.auth import (
+from gateway.adapters.configfile import load_config
+from gateway.services.gateway import Gateway
+from gateway.web.admin.auth import (
     basic_matches,
     basic_user_line,
     new_admin_token,
     token_hash,
     token_matches,
 )
-from gateway.configfile import load_config
-from gateway.demo import demo_app
-from gateway.middleware import ConsentMiddleware
-from gateway.service import Gateway
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
 from tests.conftest import EXAMPLE_CONFIG, FrozenClock, LiveServer, free_port, gateway_env
 
 TOKEN, TOKEN_HASH = new_admin_token()

@@ -15,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
 
-from gateway.analytics import (
+from gateway.adapters.useragent import describe_agent
+from gateway.core.analytics.events import DROP_REASONS, AnalyticsEvent, Drop, Location
+from gateway.core.analytics.pagetoken import MAX_PAGE_TOKEN_CHARS, PageTokens
+from gateway.core.analytics.pipeline import (
     MAX_BODY_BYTES,
     MAX_PROPS,
     MAX_URL_CHARS,
@@ -24,11 +27,8 @@ from gateway.analytics import (
     Pipeline,
     visitor_id,
 )
-from gateway.consent import COOKIE_SALT, Consent, granted_categories
-from gateway.events import DROP_REASONS, AnalyticsEvent, Drop, Location
-from gateway.pagetoken import MAX_PAGE_TOKEN_CHARS, PageTokens
-from gateway.types import Category
-from gateway.useragent import describe_agent
+from gateway.core.consent.cookie import COOKIE_SALT, Consent, granted_categories
+from gateway.core.types import Category
 from tests.conftest import FIREFOX_UA, SECRET, FrozenClock
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.configfile import load_config
-from gateway.demo import demo_app
-from gateway.middleware import ConsentMiddleware
-from gateway.service import Gateway
+from gateway.adapters.configfile import load_config
+from gateway.services.gateway import Gateway
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
 from tests.conftest import EXAMPLE_CONFIG, FrozenClock, gateway_env
 
 SHOP = "http://shop.example"

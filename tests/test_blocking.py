@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import blocking
-from gateway.blocking import (
+from gateway.core.enforcement import blocking
+from gateway.core.enforcement.blocking import (
     _INLINE_CAP,
     _TAG_CAP,
     BlockRule,
     ScriptBlocker,
     category_for_url,
 )
-from gateway.types import OPTIONAL_CATEGORIES, Category
+from gateway.core.types import OPTIONAL_CATEGORIES, Category
 
 RULES = (
     BlockRule("googletagmanager.com", "analytics", ("gtag(", "ga(")),

@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.admin import new_admin_token
-from gateway.configfile import load_config
-from gateway.demo import demo_app
-from gateway.events import AnalyticsEvent
-from gateway.middleware import ConsentMiddleware
-from gateway.service import Gateway
+from gateway.adapters.configfile import load_config
+from gateway.core.analytics.events import AnalyticsEvent
+from gateway.services.gateway import Gateway
+from gateway.web.admin import new_admin_token
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
 from tests.conftest import EXAMPLE_CONFIG, REPO, FrozenClock, LiveServer, gateway_env
 
 GEOIP = REPO.parent / "shared" / "testdata" / "geoip" / "GeoLite2-City-Test.mmdb"

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from gateway.config import GatewayConfig, config_keys, config_reference_markdown
-from gateway.configfile import load_config
-from gateway.errors import ConfigError
-from gateway.types import CATEGORIES, LANGUAGES
+from gateway.adapters.configfile import load_config
+from gateway.core.config import GatewayConfig, config_keys, config_reference_markdown
+from gateway.core.errors import ConfigError
+from gateway.core.types import CATEGORIES, LANGUAGES
 from tests.conftest import EXAMPLE_CONFIG, REPO, SECRET
 
 OTHER_SECRET = "an-older-signing-key-0123456789-zyxwvutsrqponm"

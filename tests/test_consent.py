@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from gateway.consent import (
+from gateway.core.analytics.pagetoken import PageTokens
+from gateway.core.consent.cookie import (
     COOKIE_SALT,
     MAX_COOKIE_CHARS,
     Consent,
@@ -19,8 +20,7 @@ from gateway.consent import (
     granted_categories,
     new_consent_id,
 )
-from gateway.pagetoken import PageTokens
-from gateway.types import CATEGORIES, OPTIONAL_CATEGORIES, Category
+from gateway.core.types import CATEGORIES, OPTIONAL_CATEGORIES, Category
 from tests.conftest import SECRET
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

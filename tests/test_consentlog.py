@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from gateway.consent import new_consent_id
-from gateway.consentlog import (
+from gateway.adapters.useragent import browser_and_os
+from gateway.core.consent.cookie import new_consent_id
+from gateway.core.consent.record import (
     GENESIS_HASH,
     ChainBreak,
     ChainVerifier,
@@ -21,7 +22,6 @@ from gateway.consentlog import (
     parse_timestamp,
     seal,
 )
-from gateway.useragent import browser_and_os
 
 START = datetime(2026, 11, 21, 12, 0, 0, 250_000, tzinfo=UTC)
 USER_AGENTS = (

@@ -24,11 +24,11 @@ import pytest
 from itsdangerous import BadData, URLSafeSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
-from gateway.configfile import load_config
-from gateway.consent import COOKIE_SALT
-from gateway.demo import demo_app
-from gateway.middleware import ConsentMiddleware
-from gateway.service import Gateway
+from gateway.adapters.configfile import load_config
+from gateway.core.consent.cookie import COOKIE_SALT
+from gateway.services.gateway import Gateway
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
 from tests.conftest import EXAMPLE_CONFIG, FIREFOX_UA, FrozenClock, gateway_env
 
 MUTANTS = 10_000

@@ -12,17 +12,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.banner import banner_view, negotiate_language
-from gateway.choice import choice_from_form, choice_from_json, safe_return_path
-from gateway.config import GatewayConfig, SiteConfig
-from gateway.configfile import load_config
-from gateway.consent import Consent, granted_categories, new_consent_id
-from gateway.cookies import CookieClassifier, filter_set_cookies, strip_request_cookies
-from gateway.errors import BadRequest, InvalidField
-from gateway.html import PageInjector, private_cache_control, vary_with_cookie, weak_etag
-from gateway.network import resolve_peer
-from gateway.pseudonymise import truncate_ip
-from gateway.types import OPTIONAL_CATEGORIES, Category
+from gateway.adapters.configfile import load_config
+from gateway.core.config import GatewayConfig, SiteConfig
+from gateway.core.consent.banner import banner_view, negotiate_language
+from gateway.core.consent.choice import choice_from_form, choice_from_json, safe_return_path
+from gateway.core.consent.cookie import Consent, granted_categories, new_consent_id
+from gateway.core.enforcement.cookies import (
+    CookieClassifier,
+    filter_set_cookies,
+    strip_request_cookies,
+)
+from gateway.core.enforcement.html import (
+    PageInjector,
+    private_cache_control,
+    vary_with_cookie,
+    weak_etag,
+)
+from gateway.core.errors import BadRequest, InvalidField
+from gateway.core.network import resolve_peer
+from gateway.core.pseudonymise import truncate_ip
+from gateway.core.types import OPTIONAL_CATEGORIES, Category
 from tests.conftest import EXAMPLE_CONFIG, SECRET
 
 # ------------------------------------------------------------------------ PageInjector

@@ -20,19 +20,19 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
-from gateway.admin import token_hash
-from gateway.configfile import load_config
-from gateway.consentlog import ConsentDraft
-from gateway.cookies import SeenCookie
-from gateway.dashboard.decisions import decision_days
-from gateway.dashboard.svg import nice_ticks
-from gateway.demo import demo_app
-from gateway.events import AnalyticsEvent, Device
-from gateway.middleware import ConsentMiddleware
-from gateway.retention import ConsentCutoffs
-from gateway.service import Gateway
-from gateway.store.sqlite import SQLiteStore
-from gateway.types import Action, Category
+from gateway.adapters.configfile import load_config
+from gateway.adapters.store.sqlite import SQLiteStore
+from gateway.core.analytics.events import AnalyticsEvent, Device
+from gateway.core.consent.record import ConsentDraft
+from gateway.core.dashboard.decisions import decision_days
+from gateway.core.dashboard.svg import nice_ticks
+from gateway.core.enforcement.cookies import SeenCookie
+from gateway.core.retention import ConsentCutoffs
+from gateway.core.types import Action, Category
+from gateway.services.gateway import Gateway
+from gateway.web.admin import token_hash
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
 from tests.browser_support import chromium
 from tests.conftest import EXAMPLE_CONFIG, REPO, FrozenClock, LiveServer, gateway_env
 from tests.test_banner_browser import assert_no_axe_violations

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.consentlog import FIELDS
-from gateway.encoding import accepts_gzip
-from gateway.service import Gateway
+from gateway.core.consent.record import FIELDS
+from gateway.core.enforcement.encoding import accepts_gzip
+from gateway.services.gateway import Gateway
 from tests.conftest import FIREFOX_UA, FrozenClock
 
 
@@ -248,8 +248,8 @@ async def test_same_origin_requests_are_accepted(client: httpx.AsyncClient) -> N
 async def test_over_https_the_cookie_gets_the_host_prefix_and_secure(
     gateway: Gateway,
 ) -> None:
-    from gateway.demo import demo_app
-    from gateway.middleware import ConsentMiddleware
+    from gateway.web.demo import demo_app
+    from gateway.web.middleware import ConsentMiddleware
 
     app = ConsentMiddleware(demo_app(), gateway=gateway)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
@@ -322,7 +322,7 @@ async def test_state_speaks_the_visitors_language(client: httpx.AsyncClient) -> 
 
 
 def test_user_agent_is_stored_as_families_only() -> None:
-    from gateway.useragent import browser_and_os
+    from gateway.adapters.useragent import browser_and_os
 
     assert browser_and_os(FIREFOX_UA) == "Firefox / Ubuntu"
     assert json.dumps(browser_and_os("")) == '"Other / Other"'

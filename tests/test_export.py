@@ -25,16 +25,16 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.admin import token_hash
-from gateway.consentlog import FIELDS, GENESIS_HASH, ConsentDraft, seal
-from gateway.exportlog import (
+from gateway.adapters.store.sqlite import SQLiteStore
+from gateway.core.consent.export import (
     EXPORT_COLUMNS,
     csv_cell,
     split_ndjson_trailer,
     verify_export,
 )
-from gateway.service import Gateway
-from gateway.store.sqlite import SQLiteStore
+from gateway.core.consent.record import FIELDS, GENESIS_HASH, ConsentDraft, seal
+from gateway.services.gateway import Gateway
+from gateway.web.admin import token_hash
 from tests.conftest import EXAMPLE_CONFIG, SECRET, FrozenClock, LiveServer, gateway_env
 from tests.test_collect import make_gateway, visitor
 
@@ -346,7 +346,7 @@ async def test_the_csv_signature_covers_the_csv_of_the_same_query_and_head(
 
 
 def test_an_export_signed_before_a_key_rotation_still_verifies() -> None:
-    from gateway.exportlog import sign_export
+    from gateway.core.consent.export import sign_export
 
     data = b"seq,hash\r\n1,abc\r\n"
     summary = {"format": "csv", "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}

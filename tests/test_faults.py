@@ -29,7 +29,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from gateway.store.sqlite import SQLiteStore
+from gateway.adapters.store.sqlite import SQLiteStore
 from tests.conftest import EXAMPLE_CONFIG, LiveServer, free_port, gateway_env
 from tests.test_collect import CHROME_UA, TOKEN_ATTR, beacon
 

@@ -9,9 +9,15 @@ from typing import Literal
 
 import pytest
 
-from gateway.errors import ConfigError
-from gateway.events import Location
-from gateway.geo import GeoDetail, GeoIPDatabase, NoGeoLookup, _country_code, open_geo_lookup
+from gateway.adapters.geo import (
+    GeoDetail,
+    GeoIPDatabase,
+    NoGeoLookup,
+    _country_code,
+    open_geo_lookup,
+)
+from gateway.core.analytics.events import Location
+from gateway.core.errors import ConfigError
 from tests.conftest import REPO
 
 GEOIP = REPO.parent / "shared" / "testdata" / "geoip"

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.admin import new_admin_token
-from gateway.admin.auth import basic_user_line
-from gateway.configfile import load_config
-from gateway.demo import demo_app
-from gateway.middleware import ConsentMiddleware
-from gateway.service import Gateway
+from gateway.adapters.configfile import load_config
+from gateway.services.gateway import Gateway
+from gateway.web.admin import new_admin_token
+from gateway.web.admin.auth import basic_user_line
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
 from tests.conftest import EXAMPLE_CONFIG, FIREFOX_UA, FrozenClock, LiveServer, gateway_env
 from tests.test_collect import beacon, consenting, make_gateway, send, stored, visitor
 

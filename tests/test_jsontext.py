@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.jsontext import loads_unicode_json
+from gateway.core.jsontext import loads_unicode_json
 
 # Texts drawn from every code point, lone surrogates included (and favoured).
 ANY_TEXT = st.text(

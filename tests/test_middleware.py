@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.middleware import ConsentMiddleware
-from gateway.service import Gateway
+from gateway.services.gateway import Gateway
+from gateway.web.middleware import ConsentMiddleware
 
 PAGE = b"<!doctype html><html><head><title>t</title></head><body><p>hi</p></body></html>"
 
@@ -215,6 +215,6 @@ async def test_lifespan_opens_and_closes_the_store(gateway: Gateway) -> None:
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert seen_open == [True]
-    from gateway.errors import StoreError
+    from gateway.core.errors import StoreError
     with pytest.raises(StoreError):
         await gateway.store.ping()

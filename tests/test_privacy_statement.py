@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
-from gateway.config import CookieRule, GatewayConfig
-from gateway.privacystatement import StatementLanguage, missing_settings, privacy_statement
-from gateway.types import Category
+from gateway.core.config import CookieRule, GatewayConfig
+from gateway.core.privacystatement import StatementLanguage, missing_settings, privacy_statement
+from gateway.core.types import Category
 from tests.conftest import EXAMPLE_CONFIG, gateway_env
 
 

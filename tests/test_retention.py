@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.config import RetentionConfig
-from gateway.consentlog import ChainVerifier, ConsentDraft, ConsentRecord, Tombstone
-from gateway.events import AccessLogEntry, AnalyticsEvent
-from gateway.jobs import purge
-from gateway.retention import consent_ended_at, cutoffs
-from gateway.store.sqlite import SQLiteStore
-from gateway.types import Action, Category
+from gateway.adapters.jobs import purge
+from gateway.adapters.store.sqlite import SQLiteStore
+from gateway.core.analytics.events import AccessLogEntry, AnalyticsEvent
+from gateway.core.config import RetentionConfig
+from gateway.core.consent.record import ChainVerifier, ConsentDraft, ConsentRecord, Tombstone
+from gateway.core.retention import consent_ended_at, cutoffs
+from gateway.core.types import Action, Category
 from tests.conftest import EXAMPLE_CONFIG, FrozenClock, gateway_env
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

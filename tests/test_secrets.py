@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.admin import new_admin_token
-from gateway.admin.auth import basic_user_line
-from gateway.errors import StoreError
-from gateway.service import Gateway
+from gateway.core.errors import StoreError
+from gateway.services.gateway import Gateway
+from gateway.web.admin import new_admin_token
+from gateway.web.admin.auth import basic_user_line
 from tests.conftest import EXAMPLE_CONFIG, FIREFOX_UA, REPO, FrozenClock, LiveServer
 from tests.test_collect import make_gateway, visitor
 

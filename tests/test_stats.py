@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from gateway.events import AnalyticsEvent, Device, EventType
-from gateway.stats import city_label, compute_stats, region_label
+from gateway.core.analytics.events import AnalyticsEvent, Device, EventType
+from gateway.core.analytics.stats import city_label, compute_stats, region_label
 
 NOV_1, NOV_3 = date(2026, 11, 1), date(2026, 11, 3)
 

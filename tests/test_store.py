@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.consentlog import GENESIS_HASH, ChainVerifier, ConsentDraft
-from gateway.store.sqlite import MIGRATIONS, SQLiteStore
+from gateway.adapters.store.sqlite import MIGRATIONS, SQLiteStore
+from gateway.core.consent.record import GENESIS_HASH, ChainVerifier, ConsentDraft
 
 
 def draft(n: int = 0, consent_id: str = "AAAAAAAAAAAAAAAAAAAAAA") -> ConsentDraft:
@@ -103,7 +103,7 @@ APPENDER = """
 import asyncio, sys
 sys.path.insert(0, {tests!r})
 from test_store import draft
-from gateway.store.sqlite import SQLiteStore
+from gateway.adapters.store.sqlite import SQLiteStore
 
 async def main() -> None:
     store = SQLiteStore({path!r})

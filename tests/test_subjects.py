@@ -16,12 +16,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from gateway.admin import new_admin_token
-from gateway.banner import OWN_DATA_TEXTS
-from gateway.consent import new_consent_id
-from gateway.consentlog import ChainVerifier, ConsentRecord
-from gateway.service import Gateway
-from gateway.types import Language
+from gateway.core.consent.banner import OWN_DATA_TEXTS
+from gateway.core.consent.cookie import new_consent_id
+from gateway.core.consent.record import ChainVerifier, ConsentRecord
+from gateway.core.types import Language
+from gateway.services.gateway import Gateway
+from gateway.web.admin import new_admin_token
 from tests.browser_support import chromium
 from tests.conftest import FrozenClock, LiveServer
 from tests.test_collect import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.events import Agent, Device
-from gateway.useragent import MAX_USER_AGENT, _describe, browser_and_os, describe_agent
+from gateway.adapters.useragent import MAX_USER_AGENT, _describe, browser_and_os, describe_agent
+from gateway.core.analytics.events import Agent, Device
 
 CHROME_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

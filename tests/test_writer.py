@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 
-from gateway import writer as writer_module
-from gateway.errors import StoreError
-from gateway.writer import BatchWriter
+from gateway.adapters import writer as writer_module
+from gateway.adapters.writer import BatchWriter
+from gateway.core.errors import StoreError
 
 LONG = 60.0  # a flush interval no test waits for
 SHORT = 0.05

@@ -1,0 +1,85 @@
+"""Reading configuration: the TOML file, the environment and secret files (I/O adapter)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gateway.core.config import GatewayConfig, parse_config
+from gateway.core.errors import ConfigError, ConfigProblem
+
+
+def load_config(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, create_secret: bool = True
+) -> GatewayConfig:
+    """Load and validate; raise `ConfigError` naming every problem by key."""
+    environ = os.environ if environ is None else environ
+    raw = _read_toml(Path(path))
+    problems = []
+    server = raw.get("server")
+    if isinstance(server, dict) and "secret_keys" in server:
+        problems.append(ConfigProblem(
+            "server.secret_keys",
+            "secrets may not be written in the config file; set GATEWAY_SERVER_SECRET_KEYS "
+            "or server.secret_keys_file",
+        ))
+        del server["secret_keys"]
+    try:
+        config = parse_config(raw, environ)
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    if not config.server.secret_keys:
+        keys = _read_secret_file(Path(config.server.secret_keys_file), create=create_secret)
+        server = config.server.model_copy(update={"secret_keys": keys})
+        config = config.model_copy(update={"server": server})
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem("(file)", f"{path} does not exist")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigProblem("(file)", f"{path} is not valid TOML: {exc}")]) from None
+
+
+def _read_secret_file(path: Path, *, create: bool) -> tuple[str, ...]:
+    if not path.exists() and create:
+        _create_secret_file(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(
+            "server.secret_keys_file",
+            f"cannot read {path} ({exc.strerror}); set GATEWAY_SERVER_SECRET_KEYS instead",
+        )]) from None
+    keys = tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    if not keys or any(len(key) < 32 for key in keys):
+        raise ConfigError([ConfigProblem(
+            "server.secret_keys_file", f"{path} must hold keys of at least 32 characters"
+        )])
+    return keys
+
+
+def _create_secret_file(path: Path) -> None:
+    """First start: make a key readable by us only. Written aside and hard-linked into
+    place, so racing workers never read a half-written file and all end up with one key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        os.link(temp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temp)

@@ -1,0 +1,1 @@
+"""First-party analytics: the ingestion pipeline, its values, the stats, page tokens."""

@@ -1,0 +1,307 @@
+"""The dashboard's numbers (SPEC §3.6 `GET /_consent/admin/stats`) from stored events (pure).
+
+Visits are not stored; they are rebuilt here the way Plausible defines them, so the numbers
+mean what a Plausible user expects: a visitor's events belong to one visit until they fall
+silent for longer than `session_gap`; a visit counts on the UTC day it starts; a bounce is
+a visit of one pageview and nothing else, and adds 0 s to the mean visit duration.
+
+Events are read once. What a breakdown needs of a single event is tallied on arrival; only
+the few fields that visit-building needs are kept, per visitor, until that visitor's visits
+are counted. Then the visitor's list is dropped.
+
+Breakdowns are k-anonymous: a row seen by fewer than `min_visitors` distinct visitors would
+point at a handful of people ("the one visitor from Reykjavík"), so such rows, and rows
+beyond `top`, are folded into one `"other"` row at the end.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final, NamedTuple
+
+from gateway.core.analytics.events import AnalyticsEvent
+
+OTHER: Final = "other"
+DIRECT: Final = "(direct)"
+
+# Output order of the breakdowns; keys of `breakdowns` in the JSON.
+BREAKDOWNS: Final = (
+    "pages", "entry_pages", "referrers", "utm_sources", "utm_mediums", "utm_campaigns",
+    "countries", "regions", "cities", "browsers", "os", "devices", "events",
+)  # fmt: skip
+
+
+class _Hit(NamedTuple):
+    """The part of an event visit-building needs; everything else was tallied on arrival.
+
+    A plain tuple with `ts` first, so sorting a visitor's hits orders them by time and
+    breaks ties on the remaining fields: the same events give the same visits whatever
+    order they arrived in.
+    """
+
+    ts: datetime
+    pageview: bool
+    path: str
+    referrer_host: str
+    hostname: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+
+
+@dataclass(slots=True)
+class _Visit:
+    first: _Hit
+    last_ts: datetime
+    pageviews: int = 0
+    events: int = 0
+    entry_page: str = ""
+
+    @classmethod
+    def begin(cls, hit: _Hit) -> _Visit:
+        visit = cls(first=hit, last_ts=hit.ts)
+        visit.extend(hit)
+        return visit
+
+    def extend(self, hit: _Hit) -> None:
+        self.last_ts = hit.ts
+        if not hit.pageview:
+            self.events += 1
+            return
+        self.pageviews += 1
+        if self.pageviews == 1:
+            self.entry_page = hit.path
+
+    @property
+    def bounce(self) -> bool:
+        return self.pageviews == 1 and self.events == 0
+
+    @property
+    def seconds(self) -> float:
+        # A bounce is a single event, so this is 0 for it without a special case.
+        return (self.last_ts - self.first.ts).total_seconds()
+
+    @property
+    def referrer(self) -> str:
+        """Where the visit came from; a link within the site itself is no source."""
+        host = self.first.referrer_host
+        return DIRECT if not host or host == self.first.hostname else host
+
+
+@dataclass(slots=True)
+class _Summary:
+    """The headline numbers of a set of visits: the whole range, or one day."""
+
+    visitors: set[str] = field(default_factory=set)
+    visits: int = 0
+    pageviews: int = 0
+    events: int = 0
+    bounces: int = 0
+    seconds: float = 0.0
+
+    def add(self, visit: _Visit, visitor: str) -> None:
+        self.visitors.add(visitor)
+        self.visits += 1
+        self.pageviews += visit.pageviews
+        self.events += visit.events
+        self.bounces += visit.bounce
+        self.seconds += visit.seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "visitors": len(self.visitors),
+            "visits": self.visits,
+            "pageviews": self.pageviews,
+            "events": self.events,
+            "bounce_rate": _mean(100.0 * self.bounces, self.visits),
+            "visit_duration": _mean(self.seconds, self.visits),
+        }
+
+
+def _mean(total: float, count: int) -> float:
+    return round(total / count, 1) if count else 0.0
+
+
+class _Tally:
+    """One breakdown: per value, the distinct visitors and a count (pageviews, or uses)."""
+
+    def __init__(self) -> None:
+        self.visitors: defaultdict[str, set[str]] = defaultdict(set)
+        self.counts: Counter[str] = Counter()
+
+    def add(self, value: str, visitor: str, count: int) -> None:
+        if value:  # unknown (not looked up, not kept, no UTM) is not a row of its own
+            self.visitors[value].add(visitor)
+            self.counts[value] += count
+
+
+def compute_stats(
+    events: Iterable[AnalyticsEvent],
+    *,
+    site: str,
+    start: date,
+    end: date,
+    session_gap: timedelta = timedelta(minutes=30),
+    min_visitors: int = 5,
+    top: int = 10,
+) -> dict[str, Any]:
+    """The JSON behind the dashboard for `site` over the UTC days `start`..`end` inclusive.
+
+    `events` may come in any order and may include other sites and days; those are skipped.
+    """
+    _check_options(start=start, end=end, session_gap=session_gap, top=top)
+    tallies = {name: _Tally() for name in BREAKDOWNS}
+    hits = _collect_hits(events, site=site, start=start, end=end, tallies=tallies)
+    totals = _Summary()
+    days = {start + timedelta(days=n): _Summary() for n in range((end - start).days + 1)}
+    while hits:  # popping lets each visitor's hits go as soon as they are counted
+        visitor, visitor_hits = hits.popitem()
+        for visit in _split_visits(visitor_hits, session_gap):
+            totals.add(visit, visitor)
+            days[visit.first.ts.date()].add(visit, visitor)
+            _tally_visit(tallies, visit, visitor)
+    return {
+        "site": site,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "totals": totals.to_json(),
+        "days": [{"date": day.isoformat(), **summary.to_json()} for day, summary in days.items()],
+        "breakdowns": {
+            name: _breakdown_rows(tallies[name], name=name, min_visitors=min_visitors, top=top)
+            for name in BREAKDOWNS
+        },
+        "min_visitors": min_visitors,
+    }
+
+
+def _check_options(*, start: date, end: date, session_gap: timedelta, top: int) -> None:
+    """Nonsense here is the caller's bug; the endpoint validates what visitors send."""
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    if session_gap <= timedelta(0):
+        raise ValueError("session_gap must be positive")
+    if top < 0:
+        raise ValueError("top must not be negative")
+
+
+def _utc(moment: datetime) -> datetime:
+    # A naive timestamp is taken as UTC: the store writes UTC, and guessing the server's
+    # local zone would make the numbers depend on where the gateway runs.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _collect_hits(
+    events: Iterable[AnalyticsEvent],
+    *,
+    site: str,
+    start: date,
+    end: date,
+    tallies: dict[str, _Tally],
+) -> dict[str, list[_Hit]]:
+    """Group the events that count by visitor, tallying per-event breakdowns on the way."""
+    hits: defaultdict[str, list[_Hit]] = defaultdict(list)
+    for event in events:
+        ts = _utc(event.ts)
+        if event.site != site or not start <= ts.date() <= end:
+            continue
+        _tally_event(tallies, event)
+        hits[event.visitor].append(_hit(event, ts))
+    return hits
+
+
+def _hit(event: AnalyticsEvent, ts: datetime) -> _Hit:
+    return _Hit(
+        ts=ts,
+        pageview=event.type == "pageview",
+        path=event.path,
+        referrer_host=event.referrer_host,
+        hostname=event.hostname,
+        utm_source=event.utm_source,
+        utm_medium=event.utm_medium,
+        utm_campaign=event.utm_campaign,
+    )
+
+
+def _tally_event(tallies: dict[str, _Tally], event: AnalyticsEvent) -> None:
+    visitor = event.visitor
+    pageviews = 1 if event.type == "pageview" else 0
+    if pageviews:
+        tallies["pages"].add(event.path, visitor, 1)
+    else:
+        tallies["events"].add(event.name, visitor, 1)
+    for name, value in (
+        ("countries", event.country),
+        ("regions", region_label(event.country, event.region)),
+        ("cities", city_label(event.country, event.city)),
+        ("browsers", event.browser),
+        ("os", event.os),
+        ("devices", event.device),
+    ):
+        tallies[name].add(value, visitor, pageviews)
+
+
+def _tally_visit(tallies: dict[str, _Tally], visit: _Visit, visitor: str) -> None:
+    """Sources are a property of the visit: what its first event carried."""
+    for name, value in (
+        ("entry_pages", visit.entry_page),
+        ("referrers", visit.referrer),
+        ("utm_sources", visit.first.utm_source),
+        ("utm_mediums", visit.first.utm_medium),
+        ("utm_campaigns", visit.first.utm_campaign),
+    ):
+        tallies[name].add(value, visitor, visit.pageviews)
+
+
+def region_label(country: str, region: str) -> str:
+    """ISO 3166-2 style, `GB-ENG`: a region code alone is ambiguous across countries."""
+    if not region or not country or region.startswith(f"{country}-"):
+        return region
+    return f"{country}-{region}"
+
+
+def city_label(country: str, city: str) -> str:
+    """`London, GB`, so London, CA is a row of its own."""
+    return f"{city}, {country}" if city and country else city
+
+
+def _split_visits(hits: list[_Hit], session_gap: timedelta) -> Iterator[_Visit]:
+    """A visitor's hits cut into visits wherever they were silent for over `session_gap`."""
+    visit: _Visit | None = None
+    for hit in sorted(hits):
+        if visit is not None and hit.ts - visit.last_ts <= session_gap:
+            visit.extend(hit)
+            continue
+        if visit is not None:
+            yield visit
+        visit = _Visit.begin(hit)
+    if visit is not None:
+        yield visit
+
+
+def _breakdown_rows(
+    tally: _Tally, *, name: str, min_visitors: int, top: int
+) -> list[dict[str, Any]]:
+    """Rows ranked by visitors, then count, then value; small and surplus rows folded.
+
+    A real value spelled `"other"` (the device kind) always joins the folded row, so the
+    output never holds two rows of that name.
+    """
+    count_key = "count" if name == "events" else "pageviews"
+    ranked = sorted(tally.counts, key=lambda v: (-len(tally.visitors[v]), -tally.counts[v], v))
+    eligible = [v for v in ranked if v != OTHER and len(tally.visitors[v]) >= min_visitors]
+    shown = eligible[:top]
+    rows = [_row(v, tally.visitors[v], tally.counts[v], count_key) for v in shown]
+    shown_set = set(shown)
+    folded = [v for v in ranked if v not in shown_set]
+    if folded:
+        # A union, not a sum: one visitor seen in two small rows is still one visitor.
+        visitors: set[str] = set().union(*(tally.visitors[v] for v in folded))
+        rows.append(_row(OTHER, visitors, sum(tally.counts[v] for v in folded), count_key))
+    return rows
+
+
+def _row(value: str, visitors: set[str], count: int, count_key: str) -> dict[str, Any]:
+    return {"value": value, "visitors": len(visitors), count_key: count}

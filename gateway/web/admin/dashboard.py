@@ -1,0 +1,66 @@
+"""`GET /_consent/admin/`: the dashboard (web layer). Gathers the numbers, hands them to the
+pure `gateway.dashboard.page`, and sends the page with headers that let it do nothing but
+show itself: no script, no framing, no referrer, not cached."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from gateway.core.dashboard.page import DashboardData, render_dashboard
+from gateway.core.dashboard.style import DASHBOARD_CSP
+from gateway.core.dashboard.texts import DashboardLanguage, negotiated_language, requested_language
+from gateway.core.errors import BadRequest
+from gateway.services.gateway import Gateway
+from gateway.web.admin.auth import authorise
+from gateway.web.admin.reports import day_bounds, requested_site, site_stats, stats_range
+
+HEADERS = {
+    "Content-Security-Policy": DASHBOARD_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Vary": "Accept-Language, Authorization",
+}
+
+
+def dashboard_routes(gateway: Gateway) -> list[Route]:
+    async def dashboard(request: Request) -> Response:
+        await authorise(gateway, request)
+        return HTMLResponse(await _page(gateway, request), headers=HEADERS)
+
+    return [Route(f"{gateway.prefix}/admin/", dashboard, methods=["GET"])]
+
+
+async def _page(gateway: Gateway, request: Request) -> str:
+    params = request.query_params
+    site = requested_site(gateway, params.get("site"))
+    start, end = stats_range(params.get("from"), params.get("to"), today=gateway.clock().date())
+    language = _language(gateway, request, site)
+    since, until = day_bounds(start, end)
+    data = DashboardData(
+        site=site,
+        sites=tuple(s.id for s in gateway.config.sites),
+        start=start,
+        end=end,
+        language=language,
+        stats=await site_stats(gateway, site, start, end),
+        decisions=await gateway.store.consent_decisions(site, since, until),
+        cookies=await gateway.store.cookie_inventory(site),
+        unknown_policy=gateway.config.consent.unknown_cookie_policy,
+    )
+    return render_dashboard(data)
+
+
+def _language(gateway: Gateway, request: Request, site: str) -> DashboardLanguage:
+    """`?lang=`, else the browser's nl/en preference, else the site's default if nl/en."""
+    try:
+        requested = requested_language(request.query_params.get("lang"))
+    except ValueError as exc:
+        raise BadRequest(str(exc), field="lang") from None
+    if requested is not None:
+        return requested
+    config = gateway.config.site_by_id(site)
+    default = config.default_language if config is not None else "en"
+    return negotiated_language(request.headers.get("accept-language"), default)
