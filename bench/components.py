@@ -5,8 +5,8 @@ Run from the repository root (it is not a test; a few minutes, most of it the mi
 
     .venv/bin/python -m bench.components [--events N] [--quick] [--markdown PATH]
 
-1. GeoIP: lookups/s through `gateway.geo.GeoIPDatabase.locate` on MaxMind's City test
-   database (`../shared/testdata/geoip`), addresses it knows, against `geoip2`'s reader
+1. GeoIP: lookups/s through `gateway.adapters.geo.GeoIPDatabase.locate` on MaxMind's City test
+   database (`tests/data/geoip`), addresses it knows, against `geoip2`'s reader
    called directly on the same file, in the same run.
 2. User agents: `gateway.useragent.describe_agent` against `ua_parser.parse` alone, cold
    (every string new to both caches: real browser strings from `bench/user_agents.txt` with
@@ -67,7 +67,7 @@ from bench.common import (
 from gateway.adapters.geo import GeoIPDatabase
 from gateway.adapters.useragent import _describe, describe_agent
 
-GEOIP_DIR: Final = REPO.parent / "shared" / "testdata" / "geoip"
+GEOIP_DIR: Final = REPO / "tests" / "data" / "geoip"
 CITY_DB: Final = GEOIP_DIR / "GeoLite2-City-Test.mmdb"
 # Addresses the City test database knows (its README's table).
 GEO_ADDRESSES: Final = (
@@ -245,8 +245,8 @@ def asset_lines(workdir: Path) -> tuple[list[Line], str]:
         lines.append(Line(f"{name} as served (Accept-Encoding: gzip, br)",
                           f"{packed:,} B gzip -9", f"{size:,} B {encoding}",
                           f"{size / packed:.2f}×"))
-    note = ("Banner files: the budgets are those `tests/test_assets.py` holds (≤ 6 KB and ≤ 2 KB "
-            "gzip -9, docs/architecture.md). The served size is the body a running gateway "
+    note = ("Banner files: the budgets are those `tests/web/test_assets.py` holds (≤ 6 KB and "
+            "≤ 2 KB gzip -9, docs/architecture.md). The served size is the body a running gateway "
             "sends for `GET /_consent/<file>` with `Accept-Encoding: gzip, deflate, br`"
             + ("; it sends the files uncompressed, so unless a server in front compresses "
                "them a browser downloads the raw size."

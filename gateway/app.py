@@ -12,7 +12,7 @@ from gateway.adapters.configfile import load_config
 from gateway.adapters.static_files import default_config_path
 from gateway.adapters.store import Store
 from gateway.core.config import GatewayConfig
-from gateway.services.gateway import Gateway
+from gateway.services.wiring import build_services
 from gateway.web.demo import demo_app
 from gateway.web.middleware import ConsentMiddleware
 from gateway.web.proxy import ReverseProxy
@@ -25,10 +25,10 @@ def create_app(
 ) -> ASGIApp:
     """The first site's upstream decides what sits behind the gateway: a website through the
     reverse proxy, or the built-in demo site when none is configured."""
-    gateway = Gateway(config, store=store, clock=clock)
+    services = build_services(config, store=store, clock=clock)
     upstreams = {site.id: site.upstream for site in config.sites if site.upstream}
-    inner: ASGIApp = ReverseProxy(gateway, upstreams) if upstreams else demo_app()
-    return ConsentMiddleware(inner, gateway=gateway)
+    inner: ASGIApp = ReverseProxy(services, upstreams) if upstreams else demo_app()
+    return ConsentMiddleware(inner, services=services)
 
 
 def app_from_environment() -> ASGIApp:

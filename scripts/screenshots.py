@@ -10,8 +10,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.browser_support import chromium  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
+from tests.support.browser import chromium  # noqa: E402
 
 SHOTS = (
     ("banner-first-layer.png", {"width": 1000, "height": 640}, False),

@@ -17,11 +17,13 @@ import pytest
 
 from gateway.adapters.configfile import load_config
 from gateway.core.config import GatewayConfig
-from gateway.services.gateway import Gateway
+from gateway.services.wiring import Services, build_services
 from gateway.web.middleware import ConsentMiddleware
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "config" / "gateway.toml"
+# MaxMind's GeoIP test databases, kept with the suite (see tests/data/geoip/README.md).
+GEOIP_DIR = REPO / "tests" / "data" / "geoip"
 SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 FIREFOX_UA = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 
@@ -56,19 +58,19 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-async def gateway(config: GatewayConfig, clock: FrozenClock) -> AsyncIterator[Gateway]:
-    gw = Gateway(config, clock=clock)
+async def gateway(config: GatewayConfig, clock: FrozenClock) -> AsyncIterator[Services]:
+    gw = build_services(config, clock=clock)
     await gw.start()
     yield gw
     await gw.stop()
 
 
 @pytest.fixture
-async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+async def client(gateway: Services) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway in front of the demo site, over httpx's ASGI transport."""
     from gateway.web.demo import demo_app
 
-    app = ConsentMiddleware(demo_app(), gateway=gateway)
+    app = ConsentMiddleware(demo_app(), services=gateway)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.77", 51000))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://localhost", headers={"User-Agent": FIREFOX_UA}

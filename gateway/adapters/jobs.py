@@ -13,10 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
-from typing import Final
+from typing import Final, Protocol
 
 from gateway.adapters.clock import Clock
-from gateway.adapters.store import Store
+from gateway.adapters.store import AbuseStore, RetentionStore
 from gateway.core.config import RetentionConfig
 from gateway.core.errors import StoreError
 from gateway.core.retention import TABLES, Purged, cutoffs
@@ -25,8 +25,12 @@ log = logging.getLogger("consent_gateway")
 PAUSE_BETWEEN_BATCHES_S: Final = 0.01
 
 
+class PurgedStore(RetentionStore, AbuseStore, Protocol):
+    """What the purge needs: the retention deletes, and the expired hash keys and blocks."""
+
+
 async def purge(
-    store: Store,
+    store: PurgedStore,
     policy: RetentionConfig,
     clock: Clock,
     *,
@@ -75,7 +79,8 @@ async def _in_batches(
 
 class RetentionJob:
     def __init__(
-        self, store: Store, policy: RetentionConfig, clock: Clock, *, consent_lifetime: timedelta
+        self, store: PurgedStore, policy: RetentionConfig, clock: Clock, *,
+        consent_lifetime: timedelta,
     ) -> None:
         self.store = store
         self.policy = policy

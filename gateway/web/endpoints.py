@@ -34,20 +34,22 @@ from gateway.core.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from gateway.core.request import RequestContext
 from gateway.core.types import Action
 from gateway.core.version import __version__
-from gateway.services.gateway import Gateway, RequestContext, context_of
+from gateway.services.wiring import Services
 from gateway.web.admin import admin_routes
 from gateway.web.bodies import parse_json, read_capped_body
+from gateway.web.context import RequestContexts, context_of
 
 log = logging.getLogger("consent_gateway")
 
 _SAME_ORIGIN_FETCH: Final = frozenset({"same-origin", "none"})
 
 
-def build_endpoints(gateway: Gateway) -> Starlette:
-    prefix = gateway.prefix
-    handlers = _Handlers(gateway)
+def build_endpoints(services: Services, contexts: RequestContexts) -> Starlette:
+    prefix = services.prefix
+    handlers = _Handlers(services, contexts)
     routes = [
         Route(f"{prefix}/consent.js", handlers.asset, methods=["GET", "HEAD"]),
         Route(f"{prefix}/consent.css", handlers.asset, methods=["GET", "HEAD"]),
@@ -64,7 +66,7 @@ def build_endpoints(gateway: Gateway) -> Starlette:
             Route(f"{prefix}/{name}", handlers.preflight, methods=["OPTIONS"])
             for name in ("state", "consent", "withdraw", "collect", "me")
         ),
-        *admin_routes(gateway),
+        *admin_routes(services),
         Route(f"{prefix}/health", handlers.health, methods=["GET"]),
         Route("/.well-known/gpc.json", handlers.gpc, methods=["GET"]),
     ]
@@ -135,11 +137,15 @@ async def error_response(request: Request, exc: Exception) -> Response:
 
 
 class _Handlers:
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, services: Services, contexts: RequestContexts) -> None:
+        self.services = services
+        self.contexts = contexts
+        self.banners = services.banners
+        self.consents = services.consents
+        self.firewall = services.firewall
 
     async def asset(self, request: Request) -> Response:
-        asset = self.gateway.assets[request.scope["path"].rsplit("/", 1)[-1]]
+        asset = self.banners.assets[request.scope["path"].rsplit("/", 1)[-1]]
         gzipped = accepts_gzip(request.headers.get("accept-encoding"))
         # Each encoding is its own representation, with its own validator.
         etag = f'"{asset.etag}-gzip"' if gzipped else f'"{asset.etag}"'
@@ -162,8 +168,8 @@ class _Handlers:
 
     async def state(self, request: Request) -> Response:
         ctx = context_of(request.scope)
-        language = self.gateway.language_for(ctx, request.query_params.get("lang"))
-        body = self.gateway.view(ctx.site, language).state(
+        language = self.banners.language_for(ctx, request.query_params.get("lang"))
+        body = self.banners.view(ctx.site, language).state(
             ctx.consent, gpc=ctx.gpc, include_id=True
         )
         response = JSONResponse(body, headers={"Cache-Control": "no-store"})
@@ -174,7 +180,7 @@ class _Handlers:
         """CORS preflight for snippet mode: any origin configured for some site may ask;
         the request itself is then checked against its own site's origins."""
         origin = (request.headers.get("origin") or "").lower()
-        if not any(origin in site.origins for site in self.gateway.config.sites):
+        if not any(origin in site.origins for site in self.services.config.sites):
             raise CrossSiteRequest("this origin is not configured for any site", field="Origin")
         return Response(status_code=204, headers={
             **_cors_headers(origin),
@@ -188,11 +194,11 @@ class _Handlers:
         return_to = safe_return_path(
             request.query_params.get("return_to") or _same_origin_path(request, ctx)
         )
-        view = self.gateway.view(ctx.site, self.gateway.language_for(ctx))
-        css = f"{self.gateway.prefix}/consent.css?v={self.gateway.assets['consent.css'].etag}"
+        view = self.banners.view(ctx.site, self.banners.language_for(ctx))
+        css = f"{self.services.prefix}/consent.css?v={self.banners.assets['consent.css'].etag}"
         page = render_preferences(
             view, ctx.consent, return_to=return_to, css_url=css,
-            subject_id=self.gateway.subject_of(ctx),
+            subject_id=self.consents.subject_of(ctx),
             erased=request.query_params.get("erased") == "1",
         )
         return HTMLResponse(page, headers={
@@ -211,32 +217,32 @@ class _Handlers:
     async def _record(self, request: Request, *, fixed_action: Action | None) -> Response:
         ctx = context_of(request.scope)
         refuse_cross_site(request, ctx)
-        await self.gateway.check_rate(ctx, "consent")
+        await self.services.abuse.check_rate(ctx.peer.address, "consent")
         choice, is_form = await read_choice(request, fixed_action=fixed_action)
         if choice.site and choice.site != ctx.site.id:
-            ctx = self.gateway.context_for(request.scope, site_id=choice.site)
+            ctx = self.contexts.context_for(request.scope, site_id=choice.site)
             refuse_cross_site(request, ctx)
         if choice.action == "gpc" and ctx.consent is not None and ctx.consent.explicit:
             consent = ctx.consent  # the visitor's own choice wins over a GPC signal
         else:
-            consent, _ = await self.gateway.record_decision(
+            consent, _ = await self.consents.record_decision(
                 ctx,
                 action=choice.action,
                 granted=choice.granted,
                 source=choice.source,
                 page=choice.page,
-                language=self.gateway.language_for(ctx, choice.language),
+                language=self.banners.language_for(ctx, choice.language),
             )
         if is_form:
             response: Response = RedirectResponse(choice.return_to or "/", status_code=303)
             self._set_consent_cookies(response, ctx, consent)
             return response
-        body = consent_json(consent, self.gateway.lifetime, include_id=True)
+        body = consent_json(consent, self.consents.lifetime, include_id=True)
         assert body is not None
         if ctx.snippet_origin:
             # Cross-origin: a cookie of ours would be third-party, so the snippet keeps the
             # signed value first-party and sends it back in X-Consent-Token.
-            response = JSONResponse({**body, "token": self.gateway.codec.encode(consent)},
+            response = JSONResponse({**body, "token": self.consents.codec.encode(consent)},
                                     headers={"Cache-Control": "no-store"})
             allow_snippet(response, ctx)
             return response
@@ -248,23 +254,23 @@ class _Handlers:
         self, response: Response, ctx: RequestContext, consent: Consent
     ) -> None:
         response.headers.append(
-            "set-cookie", self.gateway.consent_set_cookie(consent, https=ctx.https)
+            "set-cookie", self.consents.set_cookie(consent, https=ctx.https)
         )
         # Cookies of categories the visitor no longer allows are deleted now, HttpOnly
         # ones included, rather than lingering until they expire.
         withdrawn = [
             name for name in ctx.cookies
-            if (category := self.gateway.classifier.category_of(name)) is not None
+            if (category := self.firewall.category_of(name)) is not None
             and not consent.allows(category)
         ]
-        for value in self.gateway.expiring_cookies(ctx.site.id, withdrawn):
+        for value in self.firewall.expiring_cookies(ctx.site.id, withdrawn):
             response.headers.append("set-cookie", value)
 
     async def collect(self, request: Request) -> Response:
         """The analytics beacon. Dropping is an answer, not an error: 202 either way, with
         the reason in `X-Consent-Dropped`, so a page never retries what we refused."""
         ctx = context_of(request.scope)
-        await self.gateway.check_rate(ctx, "collect")
+        await self.services.abuse.check_rate(ctx.peer.address, "collect")
         try:
             body = await read_capped_body(request, MAX_BEACON_BYTES)
         except PayloadTooLarge:
@@ -272,7 +278,7 @@ class _Handlers:
                 "invalid", f"body: over {MAX_BEACON_BYTES} bytes"
             )
         else:
-            outcome = self.gateway.collect(ctx, body)
+            outcome = self.services.analytics.collect(ctx, body)
         headers = {"Cache-Control": "no-store"}
         if isinstance(outcome, Drop):
             headers["X-Consent-Dropped"] = outcome.reason
@@ -286,15 +292,15 @@ class _Handlers:
     async def my_data(self, request: Request) -> Response:
         """The visitor's own data as a JSON download (GDPR art. 15 and 20)."""
         ctx = context_of(request.scope)
-        await self.gateway.check_rate(ctx, "consent")
-        consent_id = self.gateway.subject_of(ctx)
+        await self.services.abuse.check_rate(ctx.peer.address, "consent")
+        consent_id = self.consents.subject_of(ctx)
         if consent_id is None:
             body = subject_document(consent_id="", site=ctx.site.id, current=None, history=(),
-                                    events=(), generated_at=self.gateway.clock())
+                                    events=(), generated_at=self.services.clock())
         else:
-            body = await self.gateway.subject_data(consent_id, site=ctx.site.id,
+            body = await self.services.subjects.subject_data(consent_id, site=ctx.site.id,
                                                    current=ctx.consent)
-        day = self.gateway.clock().date().isoformat()
+        day = self.services.clock().date().isoformat()
         response = JSONResponse(body, headers={
             "Cache-Control": "no-store",
             "Content-Disposition": f'attachment; filename="my-data-{ctx.site.id}-{day}.json"',
@@ -308,25 +314,25 @@ class _Handlers:
         `erase`); the consent cookie goes too, so the banner asks again."""
         ctx = context_of(request.scope)
         refuse_cross_site(request, ctx)
-        await self.gateway.check_rate(ctx, "consent")
+        await self.services.abuse.check_rate(ctx.peer.address, "consent")
         is_form = request.method == "POST"
         return_to = "/"
         if is_form:
             form = dict(_form_pairs(await read_capped_body(request)))
             return_to = safe_return_path(form.get("return_to")) or "/"
-        consent_id = self.gateway.subject_of(ctx)
+        consent_id = self.consents.subject_of(ctx)
         erased = 0
         if consent_id is not None:
-            erased = await self.gateway.erase_events_of(consent_id, ctx.site.id)
-            await self.gateway.record_decision(
+            erased = await self.services.subjects.erase_events_of(consent_id, ctx.site.id)
+            await self.consents.record_decision(
                 ctx, action="erase", granted=frozenset(), consent_id=consent_id,
                 source="preferences" if is_form else "api", page=_page_of(request, ctx),
-                language=self.gateway.language_for(ctx),
+                language=self.banners.language_for(ctx),
             )
         if is_form:
             query = urlencode({"erased": "1", "return_to": return_to})
             response: Response = RedirectResponse(
-                f"{self.gateway.prefix}/preferences?{query}", status_code=303)
+                f"{self.services.prefix}/preferences?{query}", status_code=303)
         else:
             response = JSONResponse(
                 {"consent_id": consent_id, "erased_events": erased,
@@ -341,16 +347,16 @@ class _Handlers:
         """Delete the consent cookie and every cookie of an optional category."""
         optional = [
             name for name in ctx.cookies
-            if (category := self.gateway.classifier.category_of(name)) is not None
+            if (category := self.firewall.category_of(name)) is not None
             and category != "necessary"
         ]
-        names = [self.gateway.cookie_name(ctx.https), *optional]
-        for value in self.gateway.expiring_cookies(ctx.site.id, names):
+        names = [self.consents.cookie_name(ctx.https), *optional]
+        for value in self.firewall.expiring_cookies(ctx.site.id, names):
             response.headers.append("set-cookie", value)
 
     async def health(self, request: Request) -> Response:
         try:
-            await self.gateway.store.ping()
+            await self.services.store.ping()
         except StoreError:
             body = {"status": "unavailable", "database": "error", "version": __version__}
             return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
@@ -358,7 +364,7 @@ class _Handlers:
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     async def gpc(self, request: Request) -> Response:
-        privacy = self.gateway.config.privacy
+        privacy = self.services.config.privacy
         if not privacy.honour_gpc:
             return JSONResponse({"error": "not found"}, status_code=404)
         body = {"gpc": True, "lastUpdate": privacy.gpc_last_update.isoformat()}

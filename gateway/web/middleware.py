@@ -23,11 +23,6 @@ from gateway.core.config import GatewayConfig
 from gateway.core.consent.banner import BannerView, banner_tags, embed_placeholder, noscript_markup
 from gateway.core.consent.cookie import Consent
 from gateway.core.enforcement.blocking import ScriptBlocker
-from gateway.core.enforcement.cookies import (
-    filter_set_cookies,
-    set_cookie_name,
-    strip_request_cookies,
-)
 from gateway.core.enforcement.encoding import Decoder, decoder_for
 from gateway.core.enforcement.html import (
     ASCII_COMPATIBLE_CHARSETS,
@@ -37,8 +32,10 @@ from gateway.core.enforcement.html import (
     vary_with_cookie,
     weak_etag,
 )
+from gateway.core.request import RequestContext
 from gateway.core.types import Category
-from gateway.services.gateway import SCOPE_KEY, Gateway, RequestContext
+from gateway.services.wiring import Services, build_services
+from gateway.web.context import SCOPE_KEY, RequestContexts
 from gateway.web.endpoints import build_endpoints
 
 GPC_PATH: Final = "/.well-known/gpc.json"
@@ -56,8 +53,8 @@ class ConsentMiddleware:
     """Add to any Starlette/FastAPI app: `app.add_middleware(ConsentMiddleware)`.
 
     Options (keyword-only): `config` (a `GatewayConfig`), or `config_path` (a TOML file;
-    default `config/gateway.toml`), or a ready `gateway`. The consent of the current request
-    is `request.scope["consent"]` (a `Consent` or `None`).
+    default `config/gateway.toml`), or ready `services` (from `build_services`). The consent
+    of the current request is `consent_of(request.scope)` (a `Consent` or `None`).
     """
 
     def __init__(
@@ -66,16 +63,17 @@ class ConsentMiddleware:
         *,
         config: GatewayConfig | None = None,
         config_path: str | Path | None = None,
-        gateway: Gateway | None = None,
+        services: Services | None = None,
     ) -> None:
         self.app = app
-        if gateway is None:
+        if services is None:
             config = config or load_config(config_path or default_config_path())
-            gateway = Gateway(config)
-        self.gateway = gateway
-        self.endpoints = build_endpoints(gateway)
-        self.prefix = gateway.prefix
-        self._admin_port = gateway.config.server.admin_port
+            services = build_services(config)
+        self.services = services
+        self.contexts = RequestContexts(services.config, services.consents)
+        self.endpoints = build_endpoints(services, self.contexts)
+        self.prefix = services.prefix
+        self._admin_port = services.config.server.admin_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -84,15 +82,15 @@ class ConsentMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        await self.gateway.start()  # no-op once started; covers servers without lifespan
-        ctx = self.gateway.context_for(scope)
+        await self.services.start()  # no-op once started; covers servers without lifespan
+        ctx = self.contexts.context_for(scope)
         scope[SCOPE_KEY] = ctx
         scope["consent"] = ctx.consent
         if scope["type"] == "websocket":
             self._strip_request_cookies(scope, ctx)  # no response headers to delete them with
             await self.app(scope, receive, send)
             return
-        started, began = self.gateway.clock(), time.perf_counter()
+        started, began = self.services.clock(), time.perf_counter()
         status = 500  # unless a response starts: the app failed before answering
 
         async def send_noting_status(message: Message) -> None:
@@ -104,7 +102,7 @@ class ConsentMiddleware:
         try:
             await self._dispatch(scope, receive, send_noting_status, ctx)
         finally:
-            self.gateway.log_access(
+            self.services.analytics.log_access(
                 ctx, method=scope["method"], path=scope["path"], status=status,
                 started=started, duration_ms=(time.perf_counter() - began) * 1000,
             )
@@ -123,7 +121,7 @@ class ConsentMiddleware:
             await self.endpoints(scope, receive, send)
             return
         stale = self._strip_request_cookies(scope, ctx)
-        await self.app(scope, receive, _ResponseFilter(self.gateway, ctx, scope, send, stale))
+        await self.app(scope, receive, _ResponseFilter(self.services, ctx, scope, send, stale))
 
     def _strip_request_cookies(self, scope: Scope, ctx: RequestContext) -> list[str]:
         """Drop cookies of non-granted categories from the request; return the names the
@@ -132,18 +130,16 @@ class ConsentMiddleware:
         raw = headers.get("cookie")
         if not raw:
             return []
-        own = self.gateway.cookie_name(ctx.https)
-        kept, dropped = strip_request_cookies(
-            raw, self.gateway.classifier, ctx.consent, own_cookie=own
-        )
+        firewall = self.services.firewall
+        own = self.services.consents.cookie_name(ctx.https)
+        kept, dropped = firewall.strip_request_cookies(raw, ctx.consent, own_cookie=own)
         if not dropped:
             return []
         if kept:
             headers["cookie"] = kept
         else:
             del headers["cookie"]
-        classified = self.gateway.classifier.category_of
-        return [name for name in dropped if classified(name) is not None]
+        return [name for name in dropped if firewall.category_of(name) is not None]
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Open the store at startup and close it at shutdown, around the app's own."""
@@ -151,12 +147,12 @@ class ConsentMiddleware:
         async def receive_and_start() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await self.gateway.start()
+                await self.services.start()
             return message
 
         async def send_and_stop(message: Message) -> None:
             if message["type"] == "lifespan.shutdown.complete":
-                await self.gateway.stop()
+                await self.services.stop()
             await send(message)
 
         await self.app(scope, receive_and_start, send_and_stop)
@@ -194,9 +190,10 @@ class _ResponseFilter:
     rewrites HTML."""
 
     def __init__(
-        self, gateway: Gateway, ctx: RequestContext, scope: Scope, send: Send, stale: list[str]
+        self, services: Services, ctx: RequestContext, scope: Scope, send: Send,
+        stale: list[str],
     ) -> None:
-        self.gateway = gateway
+        self.services = services
         self.ctx = ctx
         self.method = scope.get("method", "GET")
         self.path: str = scope.get("path", "/")
@@ -223,36 +220,32 @@ class _ResponseFilter:
             self._prepare_rewrite(headers)
 
     def _filter_set_cookies(self, headers: MutableHeaders) -> None:
-        gateway, ctx = self.gateway, self.ctx
+        firewall, ctx = self.services.firewall, self.ctx
         values = headers.getlist("set-cookie")
-        now = gateway.clock()
-        for value in values:
-            name = set_cookie_name(value)
-            category = gateway.classifier.category_of(name)
-            gateway.inventory.observe(site=ctx.site.id, header_value=value, category=category,
-                                      now=now)
-        own = gateway.cookie_name(ctx.https)
-        passed, blocked = filter_set_cookies(values, gateway.classifier, ctx.consent,
-                                             own_cookie=own)
+        passed, blocked = firewall.filter_response_cookies(
+            values, site=ctx.site.id, consent=ctx.consent,
+            own_cookie=self.services.consents.cookie_name(ctx.https),
+        )
         if blocked:
             del headers["set-cookie"]
             for value in passed:
                 headers.append("set-cookie", value)
-        for value in gateway.expiring_cookies(ctx.site.id, self.stale_cookies):
+        for value in firewall.expiring_cookies(ctx.site.id, self.stale_cookies):
             headers.append("set-cookie", value)
 
     async def _honour_gpc(self, headers: MutableHeaders) -> None:
         """A browser sending `Sec-GPC: 1` that has not decided yet: log a GPC decision
         (marketing denied, nothing granted) before the page that reflects it goes out."""
         ctx = self.ctx
-        if not (self.gateway.config.privacy.honour_gpc and ctx.gpc and ctx.consent is None):
+        services = self.services
+        if not (services.config.privacy.honour_gpc and ctx.gpc and ctx.consent is None):
             return
-        consent, _ = await self.gateway.record_decision(
+        consent, _ = await services.consents.record_decision(
             ctx, action="gpc", granted=frozenset(), source="gpc", page=self.path,
-            language=self.gateway.language_for(ctx),
+            language=services.banners.language_for(ctx),
         )
         self.ctx = replace(ctx, consent=consent)
-        headers.append("set-cookie", self.gateway.consent_set_cookie(consent, https=ctx.https))
+        headers.append("set-cookie", services.consents.set_cookie(consent, https=ctx.https))
 
     def _is_rewritable(self, headers: MutableHeaders, status: int) -> bool:
         if self.method == "HEAD" or status in _NO_BODY_STATUSES:
@@ -266,19 +259,20 @@ class _ResponseFilter:
         return charset in ASCII_COMPATIBLE_CHARSETS and decodable
 
     def _prepare_rewrite(self, headers: MutableHeaders) -> None:
-        gateway, ctx = self.gateway, self.ctx
+        services, ctx = self.services, self.ctx
+        banners = services.banners
         nonce = secrets.token_urlsafe(16)
-        versions = {name: asset.etag for name, asset in gateway.assets.items()}
+        versions = {name: asset.etag for name, asset in banners.assets.items()}
 
         def head_markup(page_lang: str | None) -> bytes:
-            view = gateway.view(ctx.site, gateway.language_for(ctx, page_lang))
+            view = banners.view_for(ctx, page_lang)
             state = view.state_attribute(ctx.consent, gpc=ctx.gpc)
-            tags = banner_tags(state, prefix=gateway.prefix, nonce=nonce, versions=versions,
-                               page_token=gateway.page_token(ctx.site))
+            tags = banner_tags(state, prefix=services.prefix, nonce=nonce, versions=versions,
+                               page_token=services.analytics.page_token(ctx.site))
             return tags.encode("utf-8")
 
-        view = gateway.view(ctx.site, gateway.language_for(ctx))
-        noscript = noscript_markup(preferences_url=f"{gateway.prefix}/preferences",
+        view = banners.view_for(ctx)
+        noscript = noscript_markup(preferences_url=f"{services.prefix}/preferences",
                                    label=view.texts["reopen"], page=self.path)
         self.pipeline = _HtmlPipeline(
             decoder_for(headers.get("content-encoding", "identity")),
@@ -297,7 +291,7 @@ class _ResponseFilter:
                 headers[name] = add_nonce_to_csp(headers[name], nonce)
 
     def _blocker(self, view: BannerView) -> ScriptBlocker | None:
-        rules = self.gateway.block_rules
+        rules = self.services.firewall.block_rules
         if not rules:
             return None
         granted: frozenset[Category] = (

@@ -17,7 +17,8 @@ from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.core.enforcement.encoding import acceptable_encodings
-from gateway.services.gateway import Gateway, context_of
+from gateway.services.wiring import Services
+from gateway.web.context import context_of
 
 log = logging.getLogger("consent_gateway.proxy")
 
@@ -33,10 +34,10 @@ _ERROR_PAGE: Final = """<!doctype html><html lang="en"><head><meta charset="utf-
 
 
 class ReverseProxy:
-    def __init__(self, gateway: Gateway, upstreams: Mapping[str, str]) -> None:
-        self.gateway = gateway
+    def __init__(self, services: Services, upstreams: Mapping[str, str]) -> None:
+        self.services = services
         self.upstreams = dict(upstreams)
-        server = gateway.config.server
+        server = services.config.server
         self.timeout = aiohttp.ClientTimeout(
             total=None, connect=server.upstream_connect_timeout,
             sock_read=server.upstream_read_timeout,

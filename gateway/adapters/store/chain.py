@@ -1,14 +1,14 @@
-"""Walking the consent log's hash chain through any `Store` (adapter): one check shared by
+"""Walking the consent log's hash chain through any `ConsentLogStore` (adapter): one check shared by
 `consent-gateway verify-log` and `GET /_consent/admin/verify`."""
 
 from __future__ import annotations
 
-from gateway.adapters.store import Store
+from gateway.adapters.store import ConsentLogStore
 from gateway.core.consent.export import ChainHead, ConsentFilter
 from gateway.core.consent.record import ChainBreak, ChainVerifier
 
 
-async def walk_chain(store: Store) -> tuple[ChainHead, ChainVerifier | ChainBreak]:
+async def walk_chain(store: ConsentLogStore) -> tuple[ChainHead, ChainVerifier | ChainBreak]:
     """Check every entry up to the head read first (appends meanwhile do not count), and
     that the last one is the head: also an edit of the newest record, re-hashed, shows."""
     head = ChainHead(*await store.chain_head())

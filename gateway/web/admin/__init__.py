@@ -15,7 +15,7 @@ from gateway.core.consent.cookie import is_consent_id
 from gateway.core.consent.record import format_timestamp
 from gateway.core.errors import BadRequest, InvalidField, NotFound
 from gateway.core.pseudonymise import parse_ip
-from gateway.services.gateway import Gateway
+from gateway.services.wiring import Services
 from gateway.web.admin.auth import authorise, new_admin_token, token_hash, token_matches
 from gateway.web.admin.dashboard import dashboard_routes
 from gateway.web.admin.export import export_routes
@@ -27,9 +27,9 @@ MAX_BLOCK_MINUTES: Final = 1440
 __all__ = ["admin_routes", "new_admin_token", "stats_range", "token_hash", "token_matches"]
 
 
-def admin_routes(gateway: Gateway) -> list[Route]:
-    views = _AdminViews(gateway)
-    admin = f"{gateway.prefix}/admin"
+def admin_routes(services: Services) -> list[Route]:
+    views = _AdminViews(services)
+    admin = f"{services.prefix}/admin"
     return [
         Route(f"{admin}/stats", views.stats, methods=["GET"]),
         Route(f"{admin}/subjects/{{consent_id}}", views.subject, methods=["GET"]),
@@ -37,30 +37,30 @@ def admin_routes(gateway: Gateway) -> list[Route]:
         Route(f"{admin}/blocklist", views.blocklist, methods=["GET"]),
         Route(f"{admin}/blocklist", views.block, methods=["POST"]),
         Route(f"{admin}/blocklist", views.unblock, methods=["DELETE"]),
-        *dashboard_routes(gateway),
-        *export_routes(gateway),
+        *dashboard_routes(services),
+        *export_routes(services),
     ]
 
 
 class _AdminViews:
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     async def stats(self, request: Request) -> Response:
-        await authorise(self.gateway, request)
+        await authorise(self.services, request)
         site = self._site(request.query_params.get("site"))
         start, end = stats_range(
             request.query_params.get("from"), request.query_params.get("to"),
-            today=self.gateway.clock().date(),
+            today=self.services.clock().date(),
         )
-        body = await site_stats(self.gateway, site, start, end)
+        body = await site_stats(self.services, site, start, end)
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     async def subject(self, request: Request) -> Response:
         """Access on behalf of a visitor who wrote in with their consent id."""
-        await authorise(self.gateway, request)
+        await authorise(self.services, request)
         consent_id = _consent_id(request)
-        body = await self.gateway.subject_data(consent_id, site=None)
+        body = await self.services.subjects.subject_data(consent_id, site=None)
         if not body["consent_history"]:
             raise NotFound("no consent record has this consent id", field="consent_id")
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
@@ -68,48 +68,48 @@ class _AdminViews:
     async def erase_subject(self, request: Request) -> Response:
         """Erasure on behalf of a visitor: their events go, an `erase` record is logged per
         site (their browser's cookie no longer counts as consent from then on)."""
-        await authorise(self.gateway, request)
+        await authorise(self.services, request)
         consent_id = _consent_id(request)
-        history = await self.gateway.store.consent_history(consent_id)
+        history = await self.services.store.consent_history(consent_id)
         if not history:
             raise NotFound("no consent record has this consent id", field="consent_id")
         erased = 0
         for site_id in sorted({record.site for record in history}):
-            site = self.gateway.config.site_by_id(site_id)
-            erased += await self.gateway.erase_events_of(consent_id, site_id)
+            site = self.services.config.site_by_id(site_id)
+            erased += await self.services.subjects.erase_events_of(consent_id, site_id)
             if site is not None:
-                await self.gateway.record_admin_erasure(consent_id, site)
+                await self.services.consents.record_admin_erasure(consent_id, site)
         return JSONResponse({"consent_id": consent_id, "erased_events": erased,
                              "withdrawn": True}, headers={"Cache-Control": "no-store"})
 
     async def blocklist(self, request: Request) -> Response:
-        await authorise(self.gateway, request)
-        blocks = await self.gateway.store.active_blocks(self.gateway.clock())
+        await authorise(self.services, request)
+        blocks = await self.services.abuse.active_blocks()
         rows = [{"client": client, "until": format_timestamp(until), "reason": reason}
                 for client, (until, reason) in sorted(blocks.items())]
         return JSONResponse({"blocked": rows}, headers={"Cache-Control": "no-store"})
 
     async def block(self, request: Request) -> Response:
         """Block an address for a while; it is hashed with the day's key, never stored."""
-        await authorise(self.gateway, request)
+        await authorise(self.services, request)
         data = await _json_body(request)
         address = _address(data.get("ip"))
-        minutes = data.get("minutes", self.gateway.config.abuse.block_minutes)
+        minutes = data.get("minutes", self.services.config.abuse.block_minutes)
         if type(minutes) is not int or not 1 <= minutes <= MAX_BLOCK_MINUTES:
             raise InvalidField(f"minutes must be a whole number from 1 to {MAX_BLOCK_MINUTES}",
                                field="minutes")
-        client, until = await self.gateway.block_address(address, minutes)
+        client, until = await self.services.abuse.block_address(address, minutes)
         return JSONResponse({"client": client, "until": format_timestamp(until)},
                             status_code=201, headers={"Cache-Control": "no-store"})
 
     async def unblock(self, request: Request) -> Response:
-        await authorise(self.gateway, request)
+        await authorise(self.services, request)
         address = _address((await _json_body(request)).get("ip"))
-        removed = await self.gateway.unblock_address(address)
+        removed = await self.services.abuse.unblock_address(address)
         return JSONResponse({"unblocked": removed}, headers={"Cache-Control": "no-store"})
 
     def _site(self, value: str | None) -> str:
-        return requested_site(self.gateway, value)
+        return requested_site(self.services, value)
 
 
 def _consent_id(request: Request) -> str:

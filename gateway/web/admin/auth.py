@@ -23,7 +23,8 @@ from starlette.requests import Request
 
 from gateway.core.config import AdminConfig
 from gateway.core.errors import NotFound, Unauthorized
-from gateway.services.gateway import Gateway, context_of
+from gateway.services.wiring import Services
+from gateway.web.context import context_of, on_admin_listener
 
 log = logging.getLogger("consent_gateway")
 
@@ -94,21 +95,21 @@ def credential_problem(header: str, admin: AdminConfig) -> str | None:
     return "unsupported scheme (only Bearer and Basic)"
 
 
-async def authorise(gateway: Gateway, request: Request) -> None:
+async def authorise(services: Services, request: Request) -> None:
     """Raise unless the request carries a valid admin credential. A client that failed too
     often gets 429 before its credential is even looked at."""
-    admin = gateway.config.admin
+    admin = services.config.admin
     if not (admin.token_hashes or admin.basic_users):
         raise NotFound("the admin API is off: set admin.token_hashes or admin.basic_users")
-    if not gateway.on_admin_listener(request.scope):
+    if not on_admin_listener(request.scope, services.config.server.admin_port):
         raise NotFound("the admin API is served on server.admin_listen only")
     ctx = context_of(request.scope)
-    await gateway.check_rate(ctx, "admin", count=False)
+    await services.abuse.check_rate(ctx.peer.address, "admin", count=False)
     problem = credential_problem(request.headers.get("authorization", ""), admin)
     if problem is None:
         return
     log.warning("admin: authentication failed (%s) for %s %s", problem, request.method,
                 request.scope["path"])
-    await gateway.check_rate(ctx, "admin")
+    await services.abuse.check_rate(ctx.peer.address, "admin")
     raise Unauthorized("valid admin credentials are needed", field="Authorization",
                        challenge=REALM if admin.basic_users else None)

@@ -1,5 +1,5 @@
 """`GET /_consent/admin/`: the dashboard (web layer). Gathers the numbers, hands them to the
-pure `gateway.dashboard.page`, and sends the page with headers that let it do nothing but
+pure `gateway.core.dashboard.page`, and sends the page with headers that let it do nothing but
 show itself: no script, no framing, no referrer, not cached."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from gateway.core.dashboard.page import DashboardData, render_dashboard
 from gateway.core.dashboard.style import DASHBOARD_CSP
 from gateway.core.dashboard.texts import DashboardLanguage, negotiated_language, requested_language
 from gateway.core.errors import BadRequest
-from gateway.services.gateway import Gateway
+from gateway.services.wiring import Services
 from gateway.web.admin.auth import authorise
 from gateway.web.admin.reports import day_bounds, requested_site, site_stats, stats_range
 
@@ -25,35 +25,35 @@ HEADERS = {
 }
 
 
-def dashboard_routes(gateway: Gateway) -> list[Route]:
+def dashboard_routes(services: Services) -> list[Route]:
     async def dashboard(request: Request) -> Response:
-        await authorise(gateway, request)
-        return HTMLResponse(await _page(gateway, request), headers=HEADERS)
+        await authorise(services, request)
+        return HTMLResponse(await _page(services, request), headers=HEADERS)
 
-    return [Route(f"{gateway.prefix}/admin/", dashboard, methods=["GET"])]
+    return [Route(f"{services.prefix}/admin/", dashboard, methods=["GET"])]
 
 
-async def _page(gateway: Gateway, request: Request) -> str:
+async def _page(services: Services, request: Request) -> str:
     params = request.query_params
-    site = requested_site(gateway, params.get("site"))
-    start, end = stats_range(params.get("from"), params.get("to"), today=gateway.clock().date())
-    language = _language(gateway, request, site)
+    site = requested_site(services, params.get("site"))
+    start, end = stats_range(params.get("from"), params.get("to"), today=services.clock().date())
+    language = _language(services, request, site)
     since, until = day_bounds(start, end)
     data = DashboardData(
         site=site,
-        sites=tuple(s.id for s in gateway.config.sites),
+        sites=tuple(s.id for s in services.config.sites),
         start=start,
         end=end,
         language=language,
-        stats=await site_stats(gateway, site, start, end),
-        decisions=await gateway.store.consent_decisions(site, since, until),
-        cookies=await gateway.store.cookie_inventory(site),
-        unknown_policy=gateway.config.consent.unknown_cookie_policy,
+        stats=await site_stats(services, site, start, end),
+        decisions=await services.store.consent_decisions(site, since, until),
+        cookies=await services.store.cookie_inventory(site),
+        unknown_policy=services.config.consent.unknown_cookie_policy,
     )
     return render_dashboard(data)
 
 
-def _language(gateway: Gateway, request: Request, site: str) -> DashboardLanguage:
+def _language(services: Services, request: Request, site: str) -> DashboardLanguage:
     """`?lang=`, else the browser's nl/en preference, else the site's default if nl/en."""
     try:
         requested = requested_language(request.query_params.get("lang"))
@@ -61,6 +61,6 @@ def _language(gateway: Gateway, request: Request, site: str) -> DashboardLanguag
         raise BadRequest(str(exc), field="lang") from None
     if requested is not None:
         return requested
-    config = gateway.config.site_by_id(site)
+    config = services.config.site_by_id(site)
     default = config.default_language if config is not None else "en"
     return negotiated_language(request.headers.get("accept-language"), default)

@@ -34,16 +34,16 @@ from gateway.core.consent.export import (
 )
 from gateway.core.consent.record import ChainBreak
 from gateway.core.errors import BadRequest, ChainBroken
-from gateway.services.gateway import Gateway
+from gateway.services.wiring import Services
 from gateway.web.admin.auth import authorise
 
 HEAD_HEADER = "X-Consent-Chain-Head"
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def export_routes(gateway: Gateway) -> list[Route]:
-    views = _ExportViews(gateway)
-    admin = f"{gateway.prefix}/admin"
+def export_routes(services: Services) -> list[Route]:
+    views = _ExportViews(services)
+    admin = f"{services.prefix}/admin"
     return [
         Route(f"{admin}/consents.csv", views.csv, methods=["GET"]),
         Route(f"{admin}/consents.csv.sig", views.csv_signature, methods=["GET"]),
@@ -53,8 +53,8 @@ def export_routes(gateway: Gateway) -> list[Route]:
 
 
 class _ExportViews:
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     async def csv(self, request: Request) -> Response:
         return await self._export(request, "csv")
@@ -63,7 +63,7 @@ class _ExportViews:
         return await self._export(request, "ndjson")
 
     async def _export(self, request: Request, fmt: ExportFormat) -> Response:
-        await authorise(self.gateway, request)
+        await authorise(self.services, request)
         writer = await self._writer(request, fmt)
         headers = {
             **_NO_STORE, HEAD_HEADER: writer.head.header_value(),
@@ -76,22 +76,22 @@ class _ExportViews:
             headers["Link"] = f'<{request.scope["path"]}.sig?{query}>; rel="signature"'
         # An error after the first chunk cannot become a JSON answer any more: the download
         # breaks off, and a cut-short export fails verification.
-        return StreamingResponse(export_chunks(self.gateway.store, writer),
+        return StreamingResponse(export_chunks(self.services.store, writer),
                                  media_type=MEDIA_TYPES[fmt], headers=headers)
 
     async def csv_signature(self, request: Request) -> Response:
         """The signature of the CSV the same query returns (pass `head` from its
         `X-Consent-Chain-Head` so both cover the same records)."""
-        await authorise(self.gateway, request)
+        await authorise(self.services, request)
         writer = await self._writer(request, "csv")
-        async for _ in export_chunks(self.gateway.store, writer):
+        async for _ in export_chunks(self.services.store, writer):
             pass
         return JSONResponse(writer.signature(), headers={
             **_NO_STORE, HEAD_HEADER: writer.head.header_value()})
 
     async def verify(self, request: Request) -> Response:
-        await authorise(self.gateway, request)
-        head, verdict = await walk_chain(self.gateway.store)
+        await authorise(self.services, request)
+        head, verdict = await walk_chain(self.services.store)
         if isinstance(verdict, ChainBreak):
             body = {"ok": False, "seq": verdict.seq, "reason": verdict.reason,
                     "head": head.to_json()}
@@ -102,8 +102,8 @@ class _ExportViews:
 
     async def _writer(self, request: Request, fmt: ExportFormat) -> ExportWriter:
         query = parse_export_query(request.query_params.multi_items())
-        return await new_export(self.gateway.store, fmt, query,
-                                self.gateway.config.server.secret_keys)
+        return await new_export(self.services.store, fmt, query,
+                                self.services.config.server.secret_keys)
 
 
 async def new_export(

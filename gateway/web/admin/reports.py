@@ -9,7 +9,7 @@ from typing import Any, Final
 from gateway.core.analytics.events import AnalyticsEvent
 from gateway.core.analytics.stats import compute_stats
 from gateway.core.errors import BadRequest
-from gateway.services.gateway import Gateway
+from gateway.services.wiring import Services
 
 MAX_RANGE_DAYS: Final = 400
 DEFAULT_RANGE_DAYS: Final = 30
@@ -17,11 +17,11 @@ _EARLIEST: Final = date(1970, 1, 1)
 _LATEST: Final = date(9999, 12, 30)
 
 
-def requested_site(gateway: Gateway, value: str | None) -> str:
+def requested_site(services: Services, value: str | None) -> str:
     """The `site` a request names (the first configured site if none); 400 if unknown."""
     if value is None:
-        return gateway.config.sites[0].id
-    if gateway.config.site_by_id(value) is None:
+        return services.config.sites[0].id
+    if services.config.site_by_id(value) is None:
         raise BadRequest(f"no site {value[:64]!r} is configured", field="site")
     return value
 
@@ -55,18 +55,18 @@ def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return since, datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-async def site_stats(gateway: Gateway, site: str, start: date, end: date) -> dict[str, Any]:
+async def site_stats(services: Services, site: str, start: date, end: date) -> dict[str, Any]:
     """`compute_stats` over the site's stored events, plus the bots counted (not stored)."""
     since, until = day_bounds(start, end)
     events: list[AnalyticsEvent] = [
-        event async for event in gateway.store.iter_events(site=site, since=since, until=until)
+        event async for event in services.store.iter_events(site=site, since=since, until=until)
     ]
-    settings = gateway.config.analytics
+    settings = services.config.analytics
     body = compute_stats(
         events, site=site, start=start, end=end,
         session_gap=timedelta(minutes=settings.session_minutes),
         min_visitors=settings.min_group_visitors,
     )
-    bots = await gateway.store.bot_counts(site, start, end)
+    bots = await services.store.bot_counts(site, start, end)
     body["bots"] = sum(bots.values())
     return body

@@ -1,0 +1,157 @@
+"""The SQLite schema: versioned migrations, applied when a store opens."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aiosqlite
+
+# What a tombstone holds in place of the decision and the visitor (the trigger below allows
+# exactly this change; retention makes it).
+BLANKED: Final = {
+    "recorded_at": "''", "consent_id": "''", "site": "''", "action": "''", "source": "''",
+    "granted": "'[]'", "denied": "'[]'", "revision": "0", "banner_hash": "''",
+    "language": "''", "ip": "''", "user_agent": "''", "page": "''", "gpc": "0",
+}
+
+# Each migration is a list of statements, applied in one transaction; PRAGMA user_version
+# records how many have run.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """CREATE TABLE consent_log (
+            seq INTEGER PRIMARY KEY,
+            recorded_at TEXT NOT NULL,
+            consent_id TEXT NOT NULL,
+            site TEXT NOT NULL,
+            action TEXT NOT NULL,
+            source TEXT NOT NULL,
+            granted TEXT NOT NULL,
+            denied TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            banner_hash TEXT NOT NULL,
+            language TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            user_agent TEXT NOT NULL,
+            page TEXT NOT NULL,
+            gpc INTEGER NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        )""",
+        "CREATE INDEX consent_log_by_consent_id ON consent_log (consent_id)",
+        """CREATE TABLE consent_chain_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        # Append-only: the application never updates or deletes a record. (Retention will
+        # replace old records by tombstones through a migration of its own.)
+        """CREATE TRIGGER consent_log_no_update BEFORE UPDATE ON consent_log
+           BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END""",
+        """CREATE TRIGGER consent_log_no_delete BEFORE DELETE ON consent_log
+           BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END""",
+    ),
+    (
+        """CREATE TABLE cookie_inventory (
+            site TEXT NOT NULL,
+            name TEXT NOT NULL,
+            category TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            domain TEXT NOT NULL,
+            http_only INTEGER NOT NULL,
+            PRIMARY KEY (site, name)
+        )""",
+    ),
+    (
+        # No IP address, user-agent string, query string or consent id in any column.
+        """CREATE TABLE analytics_events (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            visitor TEXT NOT NULL,
+            type TEXT NOT NULL,
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            hostname TEXT NOT NULL,
+            referrer_host TEXT NOT NULL,
+            utm_source TEXT NOT NULL,
+            utm_medium TEXT NOT NULL,
+            utm_campaign TEXT NOT NULL,
+            utm_term TEXT NOT NULL,
+            utm_content TEXT NOT NULL,
+            country TEXT NOT NULL,
+            region TEXT NOT NULL,
+            city TEXT NOT NULL,
+            browser TEXT NOT NULL,
+            os TEXT NOT NULL,
+            device TEXT NOT NULL,
+            screen_width INTEGER,
+            props TEXT NOT NULL
+        )""",
+        "CREATE INDEX analytics_events_by_site_ts ON analytics_events (site, ts)",
+        "CREATE INDEX analytics_events_by_visitor ON analytics_events (visitor)",
+        """CREATE TABLE access_log (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            site TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            duration_ms REAL NOT NULL,
+            ip TEXT NOT NULL,
+            browser TEXT NOT NULL
+        )""",
+        "CREATE INDEX access_log_by_ts ON access_log (ts)",
+        # Bots are counted per day, never stored as visits.
+        """CREATE TABLE bot_counts (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (site, day)
+        )""",
+    ),
+    ("CREATE INDEX analytics_events_by_ts ON analytics_events (ts)",),
+    (
+        # Retention turns records into tombstones in place: `seq`, `prev_hash` and `hash`
+        # stay, every other field is blanked. That is the only change the log allows.
+        "ALTER TABLE consent_log ADD COLUMN tombstone INTEGER NOT NULL DEFAULT 0",
+        "DROP TRIGGER consent_log_no_update",
+        f"""CREATE TRIGGER consent_log_only_tombstones BEFORE UPDATE ON consent_log
+           WHEN NOT (OLD.tombstone = 0 AND NEW.tombstone = 1 AND NEW.seq = OLD.seq
+                     AND NEW.prev_hash = OLD.prev_hash AND NEW.hash = OLD.hash
+                     AND {" AND ".join(f"NEW.{c} = {v}" for c, v in BLANKED.items())})
+           BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END""",
+        "CREATE INDEX consent_log_live_by_time ON consent_log (recorded_at) WHERE tombstone = 0",
+        # Keys for the keyed hashes of client addresses (rate limits, blocklist): one per
+        # UTC day, shared by every worker, deleted after 48 hours.
+        "CREATE TABLE ip_hash_keys (day TEXT PRIMARY KEY, key BLOB NOT NULL)",
+        # `client` is a keyed hash, never an address.
+        """CREATE TABLE blocklist (
+            client TEXT PRIMARY KEY,
+            until TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+    ),
+    # Erased consent ids stop counting as consent in every worker, read incrementally.
+    ("CREATE INDEX consent_log_erasures ON consent_log (seq) WHERE action = 'erase'",),
+)
+
+
+async def migrate(conn: aiosqlite.Connection) -> None:
+    """Apply the migrations this database has not had, in one write transaction: the version
+    is read inside it, so workers opening the database at once run each migration once."""
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        async with conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                await conn.execute(statement)
+        await conn.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
+        await conn.execute("COMMIT")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise

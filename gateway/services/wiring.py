@@ -1,0 +1,126 @@
+"""The composition root of the services: every per-process object is built here, once, and
+handed to those that need it. `create_app` and `ConsentMiddleware` both start from here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Final
+
+from gateway.adapters.clock import Clock, system_clock
+from gateway.adapters.geo import GeoLookup, open_geo_lookup
+from gateway.adapters.jobs import RetentionJob
+from gateway.adapters.static_files import static_dir
+from gateway.adapters.store import Store
+from gateway.adapters.store.sqlite import SQLiteStore
+from gateway.core.config import GatewayConfig
+from gateway.core.errors import StoreError
+from gateway.core.pseudonymise import truncate_ip
+from gateway.services.abuse import AbuseGuard
+from gateway.services.analytics import AnalyticsService
+from gateway.services.banners import BannerService, load_assets
+from gateway.services.consents import ConsentService
+from gateway.services.firewall import CookieFirewall
+from gateway.services.subjects import SubjectService
+
+log = logging.getLogger("consent_gateway")
+
+COUNTERS_FLUSH_S: Final = 5.0
+
+
+@dataclass(eq=False)
+class Services:
+    """The services of one gateway process, and their start and stop."""
+
+    config: GatewayConfig
+    clock: Clock
+    store: Store
+    banners: BannerService
+    consents: ConsentService
+    firewall: CookieFirewall
+    analytics: AnalyticsService
+    subjects: SubjectService
+    abuse: AbuseGuard
+    retention: RetentionJob
+    _started: bool = field(default=False, init=False)
+    _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _refresher: asyncio.Task[None] | None = field(default=None, init=False)
+
+    @property
+    def prefix(self) -> str:
+        return self.config.server.prefix
+
+    async def start(self) -> None:
+        """Open the store and start the writers and jobs; a no-op once started."""
+        if self._started:
+            return
+        async with self._start_lock:
+            if not self._started:
+                await self.store.open()
+                await self.firewall.load_inventory()
+                await self.abuse.sync_blocks()
+                await self.consents.sync_erasures()
+                self._refresher = asyncio.create_task(self._refresh_every(COUNTERS_FLUSH_S))
+                self.analytics.start()
+                self.retention.start()
+                self._started = True
+
+    async def stop(self) -> None:
+        async with self._start_lock:
+            if self._started:
+                if self._refresher is not None:
+                    self._refresher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._refresher
+                await self.retention.stop()
+                await self.analytics.stop()
+                await self.flush_counters()
+                await self.store.close()
+                self._started = False
+
+    async def flush_counters(self) -> None:
+        """The cookie inventory and bot tallies: counts only, written every few seconds."""
+        await self.firewall.flush_inventory()
+        await self.analytics.flush_bot_counts()
+
+    async def _refresh_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            await self.flush_counters()
+            try:
+                await self.abuse.sync_blocks()
+                await self.consents.sync_erasures()
+            except StoreError as exc:
+                log.warning("blocklist or erasures not refreshed: %s", exc)
+
+
+def build_services(
+    config: GatewayConfig,
+    *,
+    store: Store | None = None,
+    clock: Clock = system_clock,
+    geo: GeoLookup | None = None,
+) -> Services:
+    """Every service of one process, wired. Without a `store`, the embedded SQLite file of
+    `storage.path`; without `geo`, the GeoIP database the config names (or none)."""
+    store = store if store is not None else SQLiteStore(config.storage.path)
+    privacy = config.privacy
+    truncate = partial(truncate_ip, ipv4_mask_bytes=privacy.ipv4_mask_bytes,
+                       ipv6_prefix=privacy.ipv6_prefix)
+    banners = BannerService(config, load_assets(static_dir()))
+    consents = ConsentService(config, store=store, clock=clock, banners=banners,
+                              truncate=truncate)
+    geo = geo or open_geo_lookup(config.analytics.geoip_database, detail=privacy.geo_detail)
+    analytics = AnalyticsService(config, store=store, clock=clock, geo=geo,
+                                 decode_consent=consents.decode_for_site_id, truncate=truncate)
+    return Services(
+        config=config, clock=clock, store=store, banners=banners, consents=consents,
+        firewall=CookieFirewall(config, store=store, clock=clock), analytics=analytics,
+        subjects=SubjectService(store=store, clock=clock, consents=consents,
+                                analytics=analytics),
+        abuse=AbuseGuard(config, store=store, clock=clock),
+        retention=RetentionJob(store, config.retention, clock, consent_lifetime=consents.lifetime),
+    )
