@@ -4,12 +4,12 @@ Run from the repository root (a few seconds, no servers):
 
     .venv/bin/python -m bench.blocker [--repeat N] [--chunk BYTES]
 
-It rewrites a few pages of about 30 KB with the `[[blocking]]` rules of the example config
-and no consent granted (what `bench.proxy` measures end to end), and prints the time per
-page of the fast path (runs of text and ordinary tags copied as one slice) and of the
-reference (every tag tokenised in Python), both for the page in one chunk and in chunks of
-`--chunk` bytes (default 4096). It checks first that both give the same bytes, so a wrong
-fast path shows up here as well as in the tests.
+It rewrites a few pages of about 30 KB with the rules of the example config (the tracker
+catalogue and `[[blocking.rules]]`) and no consent granted (what `bench.proxy` measures end
+to end), and prints the time per page of the fast path (runs of text and ordinary tags
+copied as one slice) and of the reference (every tag tokenised in Python), both for the
+page in one chunk and in chunks of `--chunk` bytes (default 4096). It checks first that
+both give the same bytes, so a wrong fast path shows up here as well as in the tests.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from typing import Final
 
 from bench.common import REPO
 from bench.proxy import PAGE_BYTES, page_html
-from gateway.core.enforcement.blocking import BlockRule, ScriptBlocker
+from gateway.adapters.configfile import load_config
+from gateway.core.enforcement.blocking import ScriptBlocker
+from gateway.core.enforcement.rules import BlockRules
 from gateway.core.types import Category
+from gateway.services.firewall import block_rules
 
 CONFIG: Final = REPO / "config" / "gateway.toml"
 Factory = Callable[[], ScriptBlocker]
@@ -36,10 +38,9 @@ class ReferenceBlocker(ScriptBlocker):
     _regex_shortcuts = False
 
 
-def config_rules() -> list[BlockRule]:
-    with CONFIG.open("rb") as file:
-        blocking = tomllib.load(file).get("blocking", [])
-    return [BlockRule(r["host"], r["category"], tuple(r.get("markers", ()))) for r in blocking]
+def config_rules() -> BlockRules:
+    env = {"GATEWAY_SERVER_SECRET_KEYS": "bench-secret-key-0123456789-abcdefghijklmnop"}
+    return block_rules(load_config(CONFIG, env))
 
 
 def placeholder(category: Category, host: str) -> bytes:

@@ -1,5 +1,5 @@
 """`consent-gateway` command line: serve, check-config, verify-log, config-docs, hash-token,
-purge, privacy-statement, export, verify-export."""
+purge, privacy-statement, cookies, export, verify-export, scan."""
 
 from __future__ import annotations
 
@@ -13,15 +13,20 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from gateway.adapters.configfile import load_config
+from gateway.adapters.configfile import load_config, notes_on
 from gateway.adapters.static_files import default_config_path
 from gateway.adapters.store.sqlite import SQLiteStore
 from gateway.core.config import GatewayConfig, config_reference_markdown
 from gateway.core.consent.export import ExportFormat, ExportQuery, ExportWriter
 from gateway.core.consent.record import ChainBreak
+from gateway.core.enforcement.cookies import Classification, SeenCookie
 from gateway.core.errors import ConfigError, RequestError, StoreError
+from gateway.services.scan import add_scan_command, scan_command
+
+if TYPE_CHECKING:
+    from gateway.adapters.store.chain import ChainWalk
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,8 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hash-token": _hash_token,
         "purge": _purge,
         "privacy-statement": _privacy_statement,
+        "cookies": _cookies,
         "export": _export,
         "verify-export": _verify_export,
+        "scan": _scan,
     }[args.command]
     return handler(args)
 
@@ -59,8 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config file and name every "
                                 "problem by key")
     _config_option(check)
-    verify = commands.add_parser("verify-log", help="walk the consent log's hash chain")
+    verify = commands.add_parser("verify-log", help="walk the consent log's hash chain (from "
+                                 "the last verified checkpoint)")
     _config_option(verify)
+    verify.add_argument("--full", action="store_true",
+                        help="re-hash every record from the first, not only those after the "
+                        "checkpoint the last check left")
     docs = commands.add_parser("config-docs", help="write the configuration reference")
     docs.add_argument("--output", default="docs/configuration.md")
     purge = commands.add_parser("purge", help="delete what the retention policy says is due "
@@ -74,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     statement.add_argument("--lang", required=True, choices=("nl", "en"),
                            help="language of the text")
     statement.add_argument("--site", help="site id (default: the first site)")
+    cookies = commands.add_parser("cookies", help="print the cookie inventory: each cookie "
+                                  "the sites set or page scripts wrote, its category and "
+                                  "where that came from")
+    _config_option(cookies)
+    cookies.add_argument("--site", help="only this site's cookies")
+    cookies.add_argument("--toml", action="store_true", help="print [[cookies]] rules to "
+                         "paste into the config instead, to pin or correct the categories")
     token = commands.add_parser("hash-token", help="make an admin bearer token and the hash "
                                 "to put in admin.token_hashes (or hash a token read on stdin)")
     token.add_argument("--stdin", action="store_true", help="hash the token given on stdin")
@@ -81,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
                        "(for the dashboard in a browser): a new password, or the one on stdin "
                        "with --stdin, and the line for admin.basic_users")
     _add_export_commands(commands)
+    add_scan_command(commands)
     return parser
 
 
@@ -100,12 +119,19 @@ def _load(args: argparse.Namespace) -> GatewayConfig | None:
         return None
 
 
+def _scan(args: argparse.Namespace) -> int:
+    return scan_command(args, _load(args))
+
+
 def _check_config(args: argparse.Namespace) -> int:
     config = _load(args)
     if config is None:
         return EXIT_FAILED
     sites = ", ".join(f"{s.id} ({s.upstream or 'demo site'})" for s in config.sites)
-    print(f"{args.config or default_config_path()}: OK — sites: {sites}")
+    path = args.config or default_config_path()
+    print(f"{path}: OK — sites: {sites}")
+    for note in notes_on(path):
+        print(f"  note: {note}")
     return EXIT_OK
 
 
@@ -179,30 +205,29 @@ def _verify_log(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_USAGE
     try:
-        verdict = asyncio.run(_walk_chain(SQLiteStore(config.storage.path)))
+        walk = asyncio.run(_walk_chain(SQLiteStore(config.storage.path), full=args.full))
     except StoreError as exc:
         print(f"cannot read the consent log: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    verdict = walk.verdict
     if isinstance(verdict, ChainBreak):
         print(f"FAILED: consent log broken at seq {verdict.seq}: {verdict.reason}")
         return EXIT_FAILED
-    count, tombstones, head_hash = verdict
-    print(f"OK: {count} consent records ({tombstones} reduced to tombstones by retention), "
-          f"chain intact, head hash {head_hash}")
+    before = (f" after seq {walk.resumed_from} (verified earlier; --full re-checks those)"
+              if walk.resumed_from else "")
+    print(f"OK: {verdict.checked} consent records{before} ({verdict.tombstones} reduced to "
+          f"tombstones by retention), chain intact, head hash {walk.head.hash}")
     return EXIT_OK
 
 
-async def _walk_chain(store: SQLiteStore) -> ChainBreak | tuple[int, int, str]:
+async def _walk_chain(store: SQLiteStore, *, full: bool) -> ChainWalk:
     from gateway.adapters.store.chain import walk_chain
 
     await store.open()
     try:
-        head, verdict = await walk_chain(store)
+        return await walk_chain(store, full=full)
     finally:
         await store.close()
-    if isinstance(verdict, ChainBreak):
-        return verdict
-    return verdict.checked, verdict.tombstones, head.hash
 
 
 def _config_docs(args: argparse.Namespace) -> int:
@@ -294,8 +319,60 @@ def _privacy_statement(args: argparse.Namespace) -> int:
         # Still printed: the placeholder in the text shows where the value goes.
         print(f"warning: {key} is empty; set it before publishing the statement",
               file=sys.stderr)
-    sys.stdout.write(privacy_statement(config, site, args.lang))
+    try:
+        seen, facts = _cookie_inventory(config, site.id)
+    except StoreError as exc:
+        print(f"warning: cookies seen not listed: {exc}", file=sys.stderr)
+        seen, facts = [], {}
+    sys.stdout.write(privacy_statement(config, site, args.lang, cookies=seen, facts=facts))
     return EXIT_OK
+
+
+def _cookies(args: argparse.Namespace) -> int:
+    from gateway.core.enforcement.inventory_report import cookie_rules_toml, inventory_table
+
+    config = _load(args)
+    if config is None:
+        return EXIT_USAGE
+    if args.site is not None and config.site_by_id(args.site) is None:
+        known = ", ".join(s.id for s in config.sites)
+        print(f"unknown site {args.site!r}; the config has: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        seen, facts = _cookie_inventory(config, args.site)
+    except StoreError as exc:
+        print(f"cannot read the cookie inventory: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.toml:
+        sys.stdout.write(cookie_rules_toml(seen, facts))
+    elif seen:
+        sys.stdout.write(inventory_table(seen, facts))
+    else:
+        print("no cookies seen yet", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cookie_inventory(
+    config: GatewayConfig, site: str | None
+) -> tuple[list[SeenCookie], dict[str, Classification]]:
+    """The stored inventory (none without a database file: reading must not create one),
+    and what the classifier says about each name today."""
+    from gateway.services.firewall import cookie_classifier
+
+    if not Path(config.storage.path).is_file():
+        return [], {}
+
+    async def read() -> list[SeenCookie]:
+        store = SQLiteStore(config.storage.path)
+        await store.open()
+        try:
+            return await store.cookie_inventory(site)
+        finally:
+            await store.close()
+
+    seen = asyncio.run(read())
+    classifier = cookie_classifier(config)
+    return seen, {c.name: classifier.classify(c.name) for c in seen}
 
 
 # ------------------------------------------------------------------ export, verify-export

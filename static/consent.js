@@ -23,7 +23,6 @@
   let base = (attr("data-prefix") || (found ? found[1] : "/_consent")).replace(/\/+$/, "");
   if (snippet && src) base = new URL(base, src).href.replace(/\/+$/, "");
   const warn = (what, err) => console.warn("consent-gateway: " + what, err);
-  const frames = new WeakSet();
   let state = null, ui = null, busy = false, pendingOpen = false, opener = null;
   try {
     state = raw && JSON.parse(raw);
@@ -255,22 +254,30 @@
       if (!allowed(old.getAttribute("data-consent-category"))) continue;
       const script = D.createElement("script");
       for (const a of old.attributes) {
-        if (!/^(type|data-consent-category|nonce)$/.test(a.name)) script.setAttribute(a.name, a.value);
+        // data-consent-type="module" becomes type="module" again
+        if (!/^(type|data-consent-category|nonce)$/.test(a.name)) {
+          script.setAttribute(a.name == "data-consent-type" ? "type" : a.name, a.value);
+        }
       }
       if (nonce || old.nonce) script.nonce = nonce || old.nonce;
       if (!old.hasAttribute("src")) script.text = old.text;
       else if (!old.hasAttribute("async")) script.async = false; // keep document order
       old.replaceWith(script);
     }
-    for (const frame of D.querySelectorAll("iframe[data-src][data-consent-category]")) {
-      if (!frames.has(frame) && allowed(frame.getAttribute("data-consent-category"))) load(frame);
+    // iframes, images, <picture> sources, <link>s, <object>s and <embed>s
+    for (const el of D.querySelectorAll("[data-consent-category]:not(script)")) {
+      if (allowed(el.getAttribute("data-consent-category"))) load(el);
     }
   };
 
-  const load = (frame) => {
-    frames.add(frame);
-    frame.setAttribute("src", frame.getAttribute("data-src"));
-    const holder = frame.previousElementSibling; // the server's placeholder, if any
+  // The server renamed the attributes that fetch to data-*: give them back (srcset first,
+  // so an image fetches the candidate it picks, not src as well).
+  const load = (el) => {
+    for (const name of ["srcset", "src", "href", "data"]) {
+      const value = el.getAttribute("data-" + name);
+      if (value !== null) el.removeAttribute("data-" + name), el.setAttribute(name, value);
+    }
+    const holder = el.previousElementSibling; // the server's placeholder, if any
     if (holder && holder.hasAttribute("data-consent-placeholder")) holder.remove();
   };
 
@@ -279,7 +286,7 @@
     const once = at("[data-cg-load-once]"), allow = at("[data-cg-allow]");
     if (once) {
       const frame = once.parentElement.nextElementSibling;
-      if (frame && frame.matches("iframe[data-src]")) load(frame);
+      if (frame && frame.matches("iframe[data-consent-category]")) load(frame);
     } else if (allow && ui) {
       sync();
       const input = ui.inputs[allow.getAttribute("data-cg-allow")];

@@ -85,7 +85,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`consent-gateway serve` in a child process, as a site owner would start it."""
+    """`consent-gateway serve` in a child process, as a site owner would start it.
+    `command` and `ready` say what runs and when it answers: another server in a child
+    process (the Django upstream) overrides just those two."""
 
     def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
@@ -95,11 +97,16 @@ class LiveServer:
         self.log = tmp_path / f"server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gateway", "serve", "--config", str(EXAMPLE_CONFIG),
+                "--port", str(self.port), *self.args]
+
+    def ready(self) -> bool:
+        return httpx.get(f"{self.url}/_consent/health", timeout=1).status_code == 200
+
     def start(self) -> LiveServer:
-        command = [sys.executable, "-m", "gateway", "serve", "--config", str(EXAMPLE_CONFIG),
-                   "--port", str(self.port), *self.args]
         with self.log.open("wb") as out:
-            self.process = subprocess.Popen(command, env=self.env, stdout=out,
+            self.process = subprocess.Popen(self.command(), env=self.env, stdout=out,
                                             stderr=subprocess.STDOUT, cwd=self.log.parent)
         self._wait_ready()
         return self
@@ -111,7 +118,7 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/_consent/health", timeout=1).status_code == 200:
+                if self.ready():
                     return
             except httpx.TransportError:
                 time.sleep(0.1)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gateway.core.config import GatewayConfig, parse_config
+from gateway.core.config import GatewayConfig, config_notes, parse_config
 from gateway.core.errors import ConfigError, ConfigProblem
 
 
@@ -40,6 +40,11 @@ def load_config(
         server = config.server.model_copy(update={"secret_keys": keys})
         config = config.model_copy(update={"server": server})
     return config
+
+
+def notes_on(path: str | Path) -> list[str]:
+    """Advice on a valid file written in an older form (for `check-config`)."""
+    return config_notes(_read_toml(Path(path)))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -14,9 +14,10 @@ input the gateway refuses, configuration it cannot run with, and outages::
     │   ├── UnsupportedMediaType   415
     │   ├── InvalidField           422 a field has a value we do not accept
     │   └── TooManyRequests        429 over a rate limit, or on the blocklist
-    └── StoreError             the database failed -> 503
-        ├── ChainBroken            the consent log's hash chain does not verify
-        └── WriteQueueFull         accepted rows wait faster than they can be written
+    ├── StoreError             the database failed -> 503
+    │   ├── ChainBroken            the consent log's hash chain does not verify
+    │   └── WriteQueueFull         accepted rows wait faster than they can be written
+    └── ScanError              `consent-gateway scan` could not run: no browser, no page
 """
 
 from __future__ import annotations
@@ -134,3 +135,8 @@ class WriteQueueFull(StoreError):
     detail = "too many events wait to be written; try again shortly"
     retry_after = 2
     logged = False
+
+
+class ScanError(GatewayError):
+    """The consent scan could not run: Playwright or Chromium missing, or the start page
+    did not load. The message says what to install or what failed."""

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Final
 
@@ -24,6 +25,7 @@ from gateway.services.analytics import AnalyticsService
 from gateway.services.banners import BannerService, load_assets
 from gateway.services.consents import ConsentService
 from gateway.services.firewall import CookieFirewall
+from gateway.services.reports import ReportService
 from gateway.services.subjects import SubjectService
 
 log = logging.getLogger("consent_gateway")
@@ -45,6 +47,7 @@ class Services:
     subjects: SubjectService
     abuse: AbuseGuard
     retention: RetentionJob
+    reports: ReportService
     _started: bool = field(default=False, init=False)
     _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _refresher: asyncio.Task[None] | None = field(default=None, init=False)
@@ -106,7 +109,7 @@ def build_services(
 ) -> Services:
     """Every service of one process, wired. Without a `store`, the embedded SQLite file of
     `storage.path`; without `geo`, the GeoIP database the config names (or none)."""
-    store = store if store is not None else SQLiteStore(config.storage.path)
+    store = store if store is not None else configured_store(config)
     privacy = config.privacy
     truncate = partial(truncate_ip, ipv4_mask_bytes=privacy.ipv4_mask_bytes,
                        ipv6_prefix=privacy.ipv6_prefix)
@@ -123,4 +126,11 @@ def build_services(
                                 analytics=analytics),
         abuse=AbuseGuard(config, store=store, clock=clock),
         retention=RetentionJob(store, config.retention, clock, consent_lifetime=consents.lifetime),
+        reports=ReportService(config, store=store),
     )
+
+
+def configured_store(config: GatewayConfig) -> Store:
+    """The store the configuration names, keeping visits with its `session_minutes`."""
+    gap = timedelta(minutes=config.analytics.session_minutes)
+    return SQLiteStore(config.storage.path, session_gap=gap)

@@ -263,7 +263,7 @@ class _Handlers:
             if (category := self.firewall.category_of(name)) is not None
             and not consent.allows(category)
         ]
-        for value in self.firewall.expiring_cookies(ctx.site.id, withdrawn):
+        for value in self.firewall.expiring_cookies(ctx.site.id, withdrawn, host=ctx.host):
             response.headers.append("set-cookie", value)
 
     async def collect(self, request: Request) -> Response:
@@ -351,7 +351,7 @@ class _Handlers:
             and category != "necessary"
         ]
         names = [self.consents.cookie_name(ctx.https), *optional]
-        for value in self.firewall.expiring_cookies(ctx.site.id, names):
+        for value in self.firewall.expiring_cookies(ctx.site.id, names, host=ctx.host):
             response.headers.append("set-cookie", value)
 
     async def health(self, request: Request) -> Response:

@@ -23,15 +23,18 @@ from gateway.core.config import GatewayConfig
 from gateway.core.consent.banner import BannerView, banner_tags, embed_placeholder, noscript_markup
 from gateway.core.consent.cookie import Consent
 from gateway.core.enforcement.blocking import ScriptBlocker
-from gateway.core.enforcement.encoding import Decoder, decoder_for
+from gateway.core.enforcement.compression import encoder_for, preferred_coding
+from gateway.core.enforcement.encoding import UTF16_CHARSETS, Utf16ToUtf8, decoder_for
 from gateway.core.enforcement.html import (
     ASCII_COMPATIBLE_CHARSETS,
     PageInjector,
     add_nonce_to_csp,
+    markup_bytes,
     private_cache_control,
-    vary_with_cookie,
+    vary_with,
     weak_etag,
 )
+from gateway.core.enforcement.rewrite import PageRewrite
 from gateway.core.request import RequestContext
 from gateway.core.types import Category
 from gateway.services.wiring import Services, build_services
@@ -124,15 +127,17 @@ class ConsentMiddleware:
         await self.app(scope, receive, _ResponseFilter(self.services, ctx, scope, send, stale))
 
     def _strip_request_cookies(self, scope: Scope, ctx: RequestContext) -> list[str]:
-        """Drop cookies of non-granted categories from the request; return the names the
-        browser should be told to delete (those a rule puts in a non-granted category)."""
+        """Drop cookies of non-granted categories from the request (noting in the inventory
+        those a page script wrote); return the names the browser should be told to delete
+        (those a rule, the catalogue or the database puts in a non-granted category)."""
         headers = MutableHeaders(scope=scope)
         raw = headers.get("cookie")
         if not raw:
             return []
         firewall = self.services.firewall
         own = self.services.consents.cookie_name(ctx.https)
-        kept, dropped = firewall.strip_request_cookies(raw, ctx.consent, own_cookie=own)
+        kept, dropped = firewall.strip_request_cookies(raw, ctx.consent, own_cookie=own,
+                                                       site=ctx.site.id)
         if not dropped:
             return []
         if kept:
@@ -158,33 +163,6 @@ class ConsentMiddleware:
         await self.app(scope, receive_and_start, send_and_stop)
 
 
-class _HtmlPipeline:
-    """Decode the upstream's encoding, hold back blocked scripts and embeds, inject the
-    banner: each stage streams, so a page is never buffered whole."""
-
-    def __init__(
-        self, decoder: Decoder | None, blocker: ScriptBlocker | None, injector: PageInjector
-    ) -> None:
-        self.decoder = decoder
-        self.blocker = blocker
-        self.injector = injector
-
-    def feed(self, chunk: bytes) -> bytes:
-        pieces = self.decoder.feed(chunk) if self.decoder else (chunk,)
-        return b"".join(self._rewrite(piece) for piece in pieces)
-
-    def finish(self) -> bytes:
-        tail = self._rewrite(self.decoder.finish()) if self.decoder else b""
-        if self.blocker is not None:
-            tail += self.injector.feed(self.blocker.finish())
-        return tail + self.injector.finish()
-
-    def _rewrite(self, piece: bytes) -> bytes:
-        if self.blocker is not None:
-            piece = self.blocker.feed(piece)
-        return self.injector.feed(piece)
-
-
 class _ResponseFilter:
     """The `send` of one request: records and filters `Set-Cookie`, deletes stale cookies,
     rewrites HTML."""
@@ -199,7 +177,8 @@ class _ResponseFilter:
         self.path: str = scope.get("path", "/")
         self.send = send
         self.stale_cookies = stale
-        self.pipeline: _HtmlPipeline | None = None
+        self.pipeline: PageRewrite | None = None
+        self.accept_encoding = _header(scope, b"accept-encoding")
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -215,9 +194,10 @@ class _ResponseFilter:
     async def _on_start(self, message: Message) -> None:
         headers = MutableHeaders(scope=message)
         self._filter_set_cookies(headers)
-        if self._is_rewritable(headers, message["status"]):
+        charset = self._rewritable_charset(headers, message["status"])
+        if charset is not None:
             await self._honour_gpc(headers)
-            self._prepare_rewrite(headers)
+            self._prepare_rewrite(headers, charset)
 
     def _filter_set_cookies(self, headers: MutableHeaders) -> None:
         firewall, ctx = self.services.firewall, self.ctx
@@ -230,7 +210,8 @@ class _ResponseFilter:
             del headers["set-cookie"]
             for value in passed:
                 headers.append("set-cookie", value)
-        for value in firewall.expiring_cookies(ctx.site.id, self.stale_cookies):
+        for value in firewall.expiring_cookies(ctx.site.id, self.stale_cookies,
+                                               host=ctx.host):
             headers.append("set-cookie", value)
 
     async def _honour_gpc(self, headers: MutableHeaders) -> None:
@@ -247,20 +228,28 @@ class _ResponseFilter:
         self.ctx = replace(ctx, consent=consent)
         headers.append("set-cookie", services.consents.set_cookie(consent, https=ctx.https))
 
-    def _is_rewritable(self, headers: MutableHeaders, status: int) -> bool:
+    def _rewritable_charset(self, headers: MutableHeaders, status: int) -> str | None:
+        """The page's charset (`""`: not declared) when this response is HTML the gateway
+        can rewrite; None when it passes through untouched."""
         if self.method == "HEAD" or status in _NO_BODY_STATUSES:
-            return False
+            return None
         media_type, _, params = headers.get("content-type", "").partition(";")
         if media_type.strip().lower() != "text/html":
-            return False
-        charset = params.strip().lower().removeprefix("charset=").strip('"')
+            return None
+        charset = params.strip().lower().removeprefix("charset=").strip('"').strip()
         encoding = headers.get("content-encoding", "identity").strip().lower()
-        decodable = encoding == "identity" or decoder_for(encoding) is not None
-        return charset in ASCII_COMPATIBLE_CHARSETS and decodable
+        if encoding != "identity" and decoder_for(encoding) is None:
+            return None
+        rewritable = charset in ASCII_COMPATIBLE_CHARSETS or charset in UTF16_CHARSETS
+        return charset if rewritable else None
 
-    def _prepare_rewrite(self, headers: MutableHeaders) -> None:
+    def _prepare_rewrite(self, headers: MutableHeaders, charset: str) -> None:
         services, ctx = self.services, self.ctx
         banners = services.banners
+        transcoder = Utf16ToUtf8(charset) if charset in UTF16_CHARSETS else None
+        output_charset = "utf-8" if transcoder else charset
+        coding = (preferred_coding(self.accept_encoding)
+                  if services.config.server.compress_html else None)
         nonce = secrets.token_urlsafe(16)
         versions = {name: asset.etag for name, asset in banners.assets.items()}
 
@@ -269,28 +258,34 @@ class _ResponseFilter:
             state = view.state_attribute(ctx.consent, gpc=ctx.gpc)
             tags = banner_tags(state, prefix=services.prefix, nonce=nonce, versions=versions,
                                page_token=services.analytics.page_token(ctx.site))
-            return tags.encode("utf-8")
+            return markup_bytes(tags, output_charset)
 
         view = banners.view_for(ctx)
         noscript = noscript_markup(preferences_url=f"{services.prefix}/preferences",
                                    label=view.texts["reopen"], page=self.path)
-        self.pipeline = _HtmlPipeline(
-            decoder_for(headers.get("content-encoding", "identity")),
-            self._blocker(view),
-            PageInjector(head_markup, noscript.encode("utf-8")),
+        self.pipeline = PageRewrite(
+            decoder=decoder_for(headers.get("content-encoding", "identity")),
+            transcoder=transcoder,
+            blocker=self._blocker(view, output_charset),
+            injector=PageInjector(head_markup, markup_bytes(noscript, output_charset)),
+            encoder=encoder_for(coding) if coding else None,
         )
         for name in ("content-length", "content-encoding"):
             if name in headers:
                 del headers[name]
+        if coding:
+            headers["content-encoding"] = coding
+        if transcoder:
+            headers["content-type"] = "text/html; charset=utf-8"
         headers["cache-control"] = private_cache_control(headers.get("cache-control"))
-        headers["vary"] = vary_with_cookie(headers.get("vary"))
+        headers["vary"] = vary_with(headers.get("vary"), "Cookie", "Accept-Encoding")
         if "etag" in headers:
             headers["etag"] = weak_etag(headers["etag"])
         for name in ("content-security-policy", "content-security-policy-report-only"):
             if name in headers:
                 headers[name] = add_nonce_to_csp(headers[name], nonce)
 
-    def _blocker(self, view: BannerView) -> ScriptBlocker | None:
+    def _blocker(self, view: BannerView, charset: str) -> ScriptBlocker | None:
         rules = self.services.firewall.block_rules
         if not rules:
             return None
@@ -299,9 +294,16 @@ class _ResponseFilter:
         )
 
         def placeholder(category: Category, host: str) -> bytes:
-            return embed_placeholder(view, category, host).encode("utf-8")
+            return markup_bytes(embed_placeholder(view, category, host), charset)
 
         return ScriptBlocker(rules, granted, placeholder)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _server_port(scope: Scope) -> int | None:

@@ -13,21 +13,16 @@ from typing import Final
 from urllib.parse import urlsplit
 
 import aiohttp
-from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.core.enforcement.encoding import acceptable_encodings
+from gateway.core.proxying import HOP_BY_HOP, OriginRewriter, upstream_request_headers
+from gateway.core.request import RequestContext
 from gateway.services.wiring import Services
 from gateway.web.context import context_of
 
 log = logging.getLogger("consent_gateway.proxy")
 
-# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
-HOP_BY_HOP: Final = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-    "trailer", "transfer-encoding", "upgrade", "proxy-connection",
-})
-_CHUNK: Final = 64 * 1024
 
 _ERROR_PAGE: Final = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{status} {title}</title></head><body><h1>{title}</h1><p>{detail}</p></body></html>"""
@@ -38,6 +33,7 @@ class ReverseProxy:
         self.services = services
         self.upstreams = dict(upstreams)
         server = services.config.server
+        self.max_upload = int(server.max_upload_mb * 1024 * 1024)
         self.timeout = aiohttp.ClientTimeout(
             total=None, connect=server.upstream_connect_timeout,
             sock_read=server.upstream_read_timeout,
@@ -76,7 +72,7 @@ class ReverseProxy:
         url = "ws" + self._url(scope).removeprefix("http")
         try:
             upstream = await self._client().ws_connect(
-                url, headers=_websocket_headers(scope, ctx.peer.address, ctx.peer.scheme),
+                url, headers=_websocket_headers(scope, ctx),
                 protocols=tuple(scope.get("subprotocols", ())), autoclose=True,
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -96,9 +92,11 @@ class ReverseProxy:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _base(self, ctx: RequestContext) -> str:
+        return self.upstreams.get(ctx.site.id) or next(iter(self.upstreams.values()))
+
     def _url(self, scope: Scope) -> str:
-        ctx = context_of(scope)
-        base = self.upstreams.get(ctx.site.id) or next(iter(self.upstreams.values()))
+        base = self._base(context_of(scope))
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         url = base + raw_path.decode("latin-1")
         if scope.get("query_string"):
@@ -108,15 +106,23 @@ class ReverseProxy:
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = context_of(scope)
         url = self._url(scope)
-        headers = _request_headers(scope, ctx.peer.address, ctx.peer.scheme)
-        relay = _Relay(send)
+        body = _RequestBody.of(scope, receive, self.max_upload)
+        if body is not None and body.declared_too_large:
+            await _too_large(send, self.max_upload)
+            return
+        rewriter = OriginRewriter.for_upstream(
+            self._base(ctx), upstream_host=ctx.site.upstream_host, public_origin=ctx.origin)
+        relay = _Relay(send, rewriter)
         try:
             async with self._client().request(
-                scope["method"], url, headers=headers, data=_request_body(scope, receive),
-                allow_redirects=False,
+                scope["method"], url, headers=_request_headers(scope, ctx),
+                data=body.chunks() if body is not None else None, allow_redirects=False,
             ) as upstream:
                 await relay.stream(upstream)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if body is not None and body.too_large and not relay.started:
+                await _too_large(send, self.max_upload)
+                return
             log.warning("upstream %s failed: %r", urlsplit(url).netloc, exc)
             if relay.started:
                 return  # mid-body: all we can do is end the connection
@@ -126,63 +132,90 @@ class ReverseProxy:
                 await _error(send, 502, "Bad Gateway", "The website cannot be reached right now.")
 
 
-def _request_headers(scope: Scope, client: str, scheme: str) -> list[tuple[str, str]]:
-    incoming = Headers(scope=scope)
-    out = [
-        (name, value) for name, value in incoming.items()
-        if name not in HOP_BY_HOP and name not in ("host", "accept-encoding", "content-length")
-        and not name.startswith("x-forwarded-")
-    ]
-    forwarded_for = incoming.get("x-forwarded-for")
-    out += [
-        ("X-Forwarded-For", f"{forwarded_for}, {client}" if forwarded_for else client),
-        ("X-Forwarded-Proto", scheme),
-        ("X-Forwarded-Host", incoming.get("host", "")),
+def _request_headers(scope: Scope, ctx: RequestContext) -> list[tuple[str, str]]:
+    incoming = [(name.decode("latin-1").lower(), value.decode("latin-1"))
+                for name, value in scope["headers"]]
+    accept = next((value for name, value in incoming if name == "accept-encoding"), None)
+    return upstream_request_headers(
+        incoming, client=ctx.peer.address, scheme=ctx.peer.scheme,
+        upstream_host=ctx.site.upstream_host,
         # Only encodings the HTML rewriter can undo (no zstd, no stacked codings).
-        ("Accept-Encoding", acceptable_encodings(incoming.get("accept-encoding"))),
-    ]
-    return out
+        accept_encoding=acceptable_encodings(accept),
+    )
 
 
-def _request_body(scope: Scope, receive: Receive) -> AsyncIterator[bytes] | None:
-    """None for a request without a body: a GET must not turn into a chunked upload with a
-    made-up Content-Type (some servers refuse those, and it costs a task per request)."""
-    for name, _ in scope["headers"]:
-        if name in (b"content-length", b"transfer-encoding"):
-            return _body(receive)
-    return None
+class _RequestBody:
+    """The visitor's request body, streamed to the upstream and cut off past the cap."""
 
+    def __init__(self, receive: Receive, limit: int, declared: int | None) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.declared_too_large = declared is not None and declared > limit
+        self.too_large = False
 
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+    @classmethod
+    def of(cls, scope: Scope, receive: Receive, limit: int) -> _RequestBody | None:
+        """None for a request without a body: a GET must not turn into a chunked upload
+        with a made-up Content-Type (some servers refuse those)."""
+        has_body, declared = False, None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                has_body = True
+                declared = int(value) if value.strip().isdigit() else None
+            elif name == b"transfer-encoding":
+                has_body = True
+        return cls(receive, limit, declared) if has_body else None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        seen = 0
+        while True:
+            message: Message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                self.too_large = True
+                raise aiohttp.ClientPayloadError("request body over the upload limit")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
 
 
 class _Relay:
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, rewriter: OriginRewriter) -> None:
         self.send = send
+        self.rewriter = rewriter
         self.started = False
 
     async def stream(self, upstream: aiohttp.ClientResponse) -> None:
+        rewrite = self.rewriter.header
         headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in upstream.headers.items()  # multidict: Set-Cookie stays separate
-            if name.lower() not in HOP_BY_HOP
+            (name.encode("latin-1"), rewrite(name, value).encode("latin-1"))
+            for name, value in (  # multidict: Set-Cookie stays separate
+                (name.lower(), value) for name, value in upstream.headers.items())
+            if name not in HOP_BY_HOP
         ]
         self.started = True
         await self.send(
             {"type": "http.response.start", "status": upstream.status, "headers": headers}
         )
-        async for chunk in upstream.content.iter_chunked(_CHUNK):
+        # Whatever has arrived goes on at once: event streams and long polls are not held.
+        async for chunk in upstream.content.iter_any():
             await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = (f'{{"error": "payload too large", "detail": "request body over '
+            f'{limit} bytes (server.max_upload_mb)"}}').encode()
+    await send({
+        "type": "http.response.start", "status": 413,
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()), (b"connection", b"close")],
+    })
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _error(send: Send, status: int, title: str, detail: str) -> None:
@@ -244,8 +277,8 @@ async def _relay_websocket(
         await upstream.close()
 
 
-def _websocket_headers(scope: Scope, client: str, scheme: str) -> list[tuple[str, str]]:
+def _websocket_headers(scope: Scope, ctx: RequestContext) -> list[tuple[str, str]]:
     return [
-        (name, value) for name, value in _request_headers(scope, client, scheme)
+        (name, value) for name, value in _request_headers(scope, ctx)
         if name.lower() not in _WS_HANDSHAKE and name != "Accept-Encoding"
     ]

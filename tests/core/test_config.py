@@ -310,3 +310,46 @@ def test_paths_and_web_addresses_are_accepted_as_privacy_links(tmp_path: Path, l
     document["sites"][0]["privacy_statement_url"] = link
     config = load_config(write_config(tmp_path, document), env(tmp_path))
     assert config.sites[0].privacy_statement_url == link
+
+
+# ------------------------------------------------------------------- blocking
+
+
+def test_the_catalogue_is_on_by_default_and_the_example_adds_its_own_rules(
+    tmp_path: Path, config: GatewayConfig
+) -> None:
+    assert config.blocking.catalogue is True and config.blocking.rules
+    document = example()
+    del document["blocking"]
+    bare = load_config(write_config(tmp_path, document), env(tmp_path))
+    assert bare.blocking.catalogue is True and bare.blocking.rules == ()
+
+
+def test_the_old_list_form_of_blocking_is_read_as_its_rules_with_a_note(tmp_path: Path) -> None:
+    document = example()
+    document["blocking"] = [{"host": "stats.example", "category": "analytics",
+                             "markers": ["stats("]}]
+    path = write_config(tmp_path, document)
+    config = load_config(path, env(tmp_path, GATEWAY_BLOCKING_CATALOGUE="false"))
+    assert config.blocking.catalogue is False
+    assert [(r.host, r.markers) for r in config.blocking.rules] == [("stats.example", ("stats(",))]
+    result = check_config(tmp_path, path)
+    assert result.returncode == 0, result.stderr
+    assert "note: blocking: `[[blocking]]` is read as `[[blocking.rules]]`" in result.stdout
+
+
+def test_the_new_form_needs_no_note(tmp_path: Path) -> None:
+    assert "note:" not in check_config(tmp_path, EXAMPLE_CONFIG).stdout
+
+
+def test_rules_can_be_given_whole_in_the_environment(tmp_path: Path) -> None:
+    rules = json.dumps([{"paths": ["*/visitor-stats.js"], "category": "analytics"}])
+    config = load_config(EXAMPLE_CONFIG, env(tmp_path, GATEWAY_BLOCKING_RULES=rules))
+    assert [r.paths for r in config.blocking.rules] == [("*/visitor-stats.js",)]
+
+
+def test_a_rule_naming_nothing_to_match_is_refused(tmp_path: Path) -> None:
+    document = example()
+    document["blocking"] = {"rules": [{"category": "analytics"}]}
+    problems = problems_of(write_config(tmp_path, document), env(tmp_path))
+    assert problems == {"blocking.rules[0]": "a rule needs a host, urls, paths or markers"}

@@ -3,13 +3,15 @@ English, and `consent-gateway privacy-statement` prints it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.cli import main
-from gateway.core.config import CookieRule, GatewayConfig
+from gateway.core.config import BlockingConfig, BlockingRule, CookieRule, GatewayConfig
+from gateway.core.enforcement.cookies import Classification, SeenCookie
 from gateway.core.privacystatement import StatementLanguage, missing_settings, privacy_statement
 from gateway.core.types import Category
 from tests.conftest import EXAMPLE_CONFIG, gateway_env
@@ -202,12 +204,15 @@ def test_the_consent_cookie_is_listed_as_necessary(config: GatewayConfig) -> Non
 
 
 def test_a_category_without_cookies_or_scripts_says_so(config: GatewayConfig) -> None:
-    config = config.model_copy(update={"cookies": (), "blocking": ()})
+    config = config.model_copy(update={"cookies": (), "blocking": BlockingConfig()})
     preferences = paragraph_starting(statement(config), "**Preferences.**")
     assert preferences.endswith("We currently set no cookies in this category.")
 
 
 def test_blocked_script_hosts_are_named_under_their_category(config: GatewayConfig) -> None:
+    rules = (BlockingRule(host="youtube.com", category="marketing"),
+             BlockingRule(host="googletagmanager.com", category="analytics"))
+    config = config.model_copy(update={"blocking": BlockingConfig(rules=rules)})
     marketing = paragraph_starting(statement(config), "**Marketing.**")
     assert "`youtube.com`" in marketing and "`googletagmanager.com`" not in marketing
 
@@ -342,3 +347,52 @@ def test_the_command_offers_only_dutch_and_english(capsys: pytest.CaptureFixture
         main(["privacy-statement", "--lang", "de", "--config", str(EXAMPLE_CONFIG)])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- cookies seen
+
+SEEN_AT = datetime(2026, 11, 20, 10, tzinfo=UTC)
+FACTS = {
+    "PHPSESSID": Classification("necessary", "database", "PHPSESSID", "PHP.net",
+                                "Keeps the PHP session", "session"),
+    "_hjSessionUser_1": Classification("analytics", "catalogue", "_hj*", "Hotjar",
+                                       "Persists the Hotjar user id", "365 days"),
+    "ab_bucket": Classification(None, "unknown"),
+    "Buy_pills_at_spam.example": Classification(None, "unknown"),
+}
+
+
+def seen_cookie(name: str, category: str, set_by: str = "server") -> SeenCookie:
+    return SeenCookie("demo", name, category, SEEN_AT, SEEN_AT, 3, "/", "", False,
+                      set_by=set_by)  # type: ignore[arg-type]
+
+
+SEEN = [seen_cookie("PHPSESSID", "necessary"),
+        seen_cookie("_hjSessionUser_1", "analytics", set_by="script"),
+        seen_cookie("ab_bucket", "unknown"),
+        seen_cookie("Buy_pills_at_spam.example", "unknown", set_by="script")]
+
+
+def test_the_cookies_seen_are_listed_with_purpose_and_retention(
+    config: GatewayConfig,
+) -> None:
+    text = privacy_statement(config, config.sites[0], "en", cookies=SEEN, facts=FACTS)
+    assert "### Cookies we have seen on this website" in text
+    assert table_row(text, "`PHPSESSID`") == (
+        "| `PHPSESSID` | Necessary | PHP.net: Keeps the PHP session | session |")
+    assert table_row(text, "`ab_bucket`") == (
+        "| `ab_bucket` | not yet classified (blocked until you accept everything) | — | — |")
+
+
+def test_a_scripts_cookie_is_listed_by_its_known_name_and_an_unknown_one_not_at_all(
+    config: GatewayConfig,
+) -> None:
+    # A script's cookie arrived in a visitor's request: anyone can make one up.
+    text = privacy_statement(config, config.sites[0], "nl", cookies=SEEN, facts=FACTS)
+    assert table_row(text, "`_hj*`").startswith("| `_hj*` | Statistieken | Hotjar: Persists")
+    assert "_hjSessionUser_1" not in text and "spam.example" not in text
+
+
+def test_without_cookies_seen_there_is_no_list(config: GatewayConfig) -> None:
+    assert "Cookies we have seen" not in statement(config)
+

@@ -56,7 +56,7 @@ document.cookie = "_ga=GA1.1.987654321.1700000000; path=/; max-age=3600";
 
 
 def blocking_rules(port: int) -> str:
-    """GATEWAY_BLOCKING for the sample site's hosts."""
+    """GATEWAY_BLOCKING_RULES for the sample site's hosts."""
     return json.dumps([
         {"host": "analytics.localhost", "category": "analytics", "markers": ["gtag("]},
         {"host": "pixel.localhost", "category": "marketing", "markers": ["fbq("]},
@@ -64,8 +64,14 @@ def blocking_rules(port: int) -> str:
     ])
 
 
+def own_port(request: Request) -> int:
+    """The port this site listens on: behind the gateway the Host (and so `request.url`)
+    is the visitor's, as it should be."""
+    return int(request.scope["server"][1])
+
+
 def _page(request: Request) -> bytes:
-    port = request.url.port
+    port = own_port(request)
     session = request.cookies.get("sessionid", "none")
     return PAGE.format(port=port, session=session).encode("utf-8")
 
@@ -98,7 +104,7 @@ async def with_csp(request: Request) -> Response:
     """A site with its own Content-Security-Policy, which the banner must get through."""
     response = await page(request)
     response.headers["Content-Security-Policy"] = (
-        f"script-src 'self' http://analytics.localhost:{request.url.port}; style-src 'self'"
+        f"script-src 'self' http://analytics.localhost:{own_port(request)}; style-src 'self'"
     )
     return response
 

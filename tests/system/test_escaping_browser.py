@@ -63,7 +63,7 @@ def hostile_server(tmp_path: Path) -> Iterator[tuple[LiveServer, dict[str, str]]
     with sample_site() as port:
         server = LiveServer(tmp_path, "--config", str(path), "--upstream",
                             f"http://127.0.0.1:{port}",
-                            env={"GATEWAY_BLOCKING": blocking_rules(port)}).start()
+                            env={"GATEWAY_BLOCKING_RULES": blocking_rules(port)}).start()
         yield server, shown
         server.stop()
 

@@ -137,8 +137,18 @@ async def test_non_html_passes_untouched(http: httpx.AsyncClient) -> None:
     assert (await http.get("/data")).json() == {"head": "</head>"}
 
 
-async def test_gzip_html_is_decoded_and_rewritten(http: httpx.AsyncClient) -> None:
-    response = await http.get("/gz")
+async def test_gzip_html_is_decoded_rewritten_and_compressed_again(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.get("/gz", headers={"Accept-Encoding": "gzip, br"})
+    assert response.headers["content-encoding"] == "br"  # httpx decodes it for the test
+    assert 'id="consent-gateway"' in response.text and "<p>hi</p>" in response.text
+
+
+async def test_a_browser_without_compression_gets_the_rewritten_page_plain(
+    http: httpx.AsyncClient,
+) -> None:
+    response = await http.get("/gz", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in response.headers
     assert 'id="consent-gateway"' in response.text and "<p>hi</p>" in response.text
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from gateway.adapters.store.protocols import (
     AbuseStore,
     AccessLogStore,
+    AnalyticsReports,
     AnalyticsStore,
     ConsentLogStore,
     InventoryStore,
@@ -19,6 +20,7 @@ from gateway.adapters.store.protocols import (
 __all__ = [
     "AbuseStore",
     "AccessLogStore",
+    "AnalyticsReports",
     "AnalyticsStore",
     "ConsentLogStore",
     "InventoryStore",

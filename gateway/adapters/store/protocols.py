@@ -27,6 +27,7 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 from gateway.core.analytics.events import AccessLogEntry, AnalyticsEvent
+from gateway.core.analytics.reports import ReportFigures, ReportRequest
 from gateway.core.consent.export import ConsentFilter
 from gateway.core.consent.record import ConsentDraft, ConsentRecord, LogEntry
 from gateway.core.enforcement.cookies import SeenCookie
@@ -38,8 +39,10 @@ class StoreLifecycle(Protocol):
     async def open(self) -> None:
         """Connect and bring the schema up to date. Safe when several workers (processes,
         machines) open the same database at once: the migration runs in one write
-        transaction that re-reads the schema version inside it. On failure nothing is left
-        open and `StoreError` names the database."""
+        transaction that re-reads the schema version inside it; then any rebuild of the
+        visits (events stored before visits were kept, or a changed visit gap) is finished,
+        a chunk of visitors per short transaction, so other workers keep writing meanwhile.
+        On failure nothing is left open and `StoreError` names the database."""
 
     async def close(self) -> None:
         """Close every connection. Loses nothing (every write returned is committed);
@@ -68,9 +71,9 @@ class ConsentLogStore(Protocol):
         or a `Tombstone` where retention reduced one."""
 
     def iter_consent_pages(
-        self, filters: ConsentFilter, *, up_to_seq: int
+        self, filters: ConsentFilter, *, up_to_seq: int, after_seq: int = 0
     ) -> AsyncIterator[Sequence[LogEntry]]:
-        """Pages (never empty) of the entries with `seq <= up_to_seq` in `seq` order,
+        """Pages (never empty) of the entries with `after_seq < seq <= up_to_seq` in `seq` order,
         matching `filters`; tombstones only when the filters select no content. Each page is
         its own short read (keyset on `seq`), so an export of any size holds no long
         transaction and appends after `up_to_seq` never change it."""
@@ -82,6 +85,14 @@ class ConsentLogStore(Protocol):
         """(seq, hash) of the newest record, as the head row written with each append says
         (so a truncated tail shows when the chain is walked); (0, genesis) for an empty
         log."""
+
+    async def chain_checkpoint(self) -> tuple[int, str] | None:
+        """(seq, hash) of the head the last chain walk that got through reached, or None:
+        a routine check resumes there (`adapters/store/chain.py`)."""
+
+    async def save_chain_checkpoint(self, seq: int, chain_hash: str) -> None:
+        """Remember (seq, hash) as verified (committed before returning); an older
+        checkpoint is replaced."""
 
     async def erasures_after(self, seq: int) -> list[tuple[int, str, datetime]]:
         """(seq, consent id, recorded_at) of the `erase` records after `seq`, in `seq`
@@ -96,10 +107,19 @@ class ConsentLogStore(Protocol):
 
 
 class AnalyticsStore(Protocol):
-    """Analytics events (pseudonymous, no address or user agent) and per-day bot tallies."""
+    """Analytics events (pseudonymous, no address or user agent), the visits and daily
+    roll-ups made of them, and per-day bot tallies."""
 
     async def add_events(self, events: Sequence[AnalyticsEvent]) -> None:
-        """Store a batch of events in one transaction, committed before returning."""
+        """Store a batch of events in one transaction, committed before returning, and in
+        it assign each to a visit (the rule of `core/analytics/visits.py`, with the gap the
+        store was opened with) and add it to the daily roll-ups. The database decides, so
+        several workers agree and a restart changes nothing: the same events give the same
+        visits whatever the batches and their order (an event older than its visitor's
+        newest visit lands in the right visit, joining two if it bridges them).
+
+        Also the bulk path (seeding, benchmarks): batches of thousands are fine; events in
+        time order cost least, as each visit is then extended without reading events."""
 
     def iter_events(
         self, *, site: str | None = None, since: datetime | None = None,
@@ -109,8 +129,9 @@ class AnalyticsStore(Protocol):
         time order), `since` inclusive, `until` exclusive, streamed in pages."""
 
     async def erase_events(self, visitor: str, site: str | None = None) -> int:
-        """Delete one visitor pseudonym's events (on `site` only, if given) in one
-        transaction; return how many."""
+        """Delete one visitor pseudonym's events (on `site` only, if given), their visits
+        and roll-ups in one transaction, counting an erasure for every site that lost
+        events (see `AnalyticsReports.erasures`); return how many events."""
 
     async def add_bot_counts(self, counts: Mapping[tuple[str, date], int]) -> None:
         """Add (not set) each (site, day) count to its tally, in one transaction."""
@@ -118,6 +139,21 @@ class AnalyticsStore(Protocol):
     async def bot_counts(self, site: str, start: date, end: date) -> dict[date, int]:
         """day -> bots counted on `site`, `start` to `end` both inclusive; days without
         bots are absent."""
+
+
+class AnalyticsReports(Protocol):
+    """Reports computed by the database from the visits and roll-ups, never by loading
+    events: what a report means is `core/analytics/reports.py`."""
+
+    async def analytics_report(self, request: ReportRequest) -> ReportFigures:
+        """Every figure of one site over whole UTC days, from one read snapshot: results are
+        days × figures and at most `top` + 1 rows per breakdown, so memory does not grow
+        with the events. Runs beside writes and other reads (its own connection or pool
+        slot), never on the event loop."""
+
+    async def erasures(self, site: str) -> int:
+        """How many erasures removed data of `site` so far: a report computed before the
+        number changed must not be served after."""
 
 
 class AccessLogStore(Protocol):
@@ -156,12 +192,15 @@ class AbuseStore(Protocol):
 
 
 class InventoryStore(Protocol):
-    """The cookie inventory: one row per (site, cookie name) the gateway saw set."""
+    """The cookie inventory: one row per (site, cookie name) the gateway saw set, or saw
+    arrive in a request without ever seeing it set (a page script wrote it)."""
 
     async def record_cookies(self, rows: Sequence[SeenCookie]) -> None:
         """Merge observations into the inventory in one transaction: per (site, name) the
-        counts add up, `first_seen` keeps the earliest, `last_seen` the latest, and
-        category, path, domain and HttpOnly come from the observation recorded last."""
+        counts add up, `first_seen` keeps the earliest, `last_seen` the latest, category and
+        its source come from the observation recorded last. Once an observation says
+        `set_by = "server"` the row stays so, with that observation's path, domain and
+        HttpOnly; a later `script` observation changes neither."""
 
     async def cookie_inventory(self, site: str | None = None) -> list[SeenCookie]:
         """The inventory (of `site` only, if given), ordered by site, then name."""
@@ -177,7 +216,8 @@ class RetentionStore(Protocol):
 
     async def purge_before(self, table: RetentionTable, cutoff: datetime, limit: int) -> int:
         """Delete at most `limit` rows recorded before `cutoff` (bot tallies: of days
-        before `cutoff`'s day) in one transaction; return how many (0: none left)."""
+        before `cutoff`'s day; analytics events oldest first, their visits and roll-ups
+        rebuilt from what remains) in one transaction; return how many (0: none left)."""
 
     async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:
         """How many rows `purge_before` would delete, without a limit."""
@@ -197,7 +237,7 @@ class RetentionStore(Protocol):
 
 
 class Store(
-    StoreLifecycle, ConsentLogStore, AnalyticsStore, AccessLogStore, AbuseStore,
-    InventoryStore, RetentionStore, Protocol,
+    StoreLifecycle, ConsentLogStore, AnalyticsStore, AnalyticsReports, AccessLogStore,
+    AbuseStore, InventoryStore, RetentionStore, Protocol,
 ):
     """Everything one storage engine implements; the service layer holds one of these."""

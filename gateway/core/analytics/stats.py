@@ -1,6 +1,9 @@
-"""The dashboard's numbers (SPEC §3.6 `GET /_consent/admin/stats`) from stored events (pure).
+"""The dashboard's numbers (SPEC §3.6 `GET /_consent/admin/stats`) from raw events (pure):
+the **test oracle**. Production answers from the store's visits and roll-ups
+(`reports.py`, `adapters/store/sqlite/reports.py`); a property test holds the two equal, so
+this stays the plain, obviously-right definition and nothing in production calls it.
 
-Visits are not stored; they are rebuilt here the way Plausible defines them, so the numbers
+Visits are rebuilt here from the events the way Plausible defines them, so the numbers
 mean what a Plausible user expects: a visitor's events belong to one visit until they fall
 silent for longer than `session_gap`; a visit counts on the UTC day it starts; a bounce is
 a visit of one pageview and nothing else, and adds 0 s to the mean visit duration.
@@ -23,9 +26,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
 from gateway.core.analytics.events import AnalyticsEvent
+from gateway.core.analytics.reports import DIRECT, OTHER
 
-OTHER: Final = "other"
-DIRECT: Final = "(direct)"
+__all__ = ["BREAKDOWNS", "DIRECT", "OTHER", "city_label", "compute_stats", "region_label"]
 
 # Output order of the breakdowns; keys of `breakdowns` in the JSON.
 BREAKDOWNS: Final = (

@@ -8,8 +8,8 @@ help text or go undocumented. Import from here; the modules are:
   `ConsentConfig`, `PrivacyConfig` … `StorageConfig`), the checks across sections,
   `parse_config` and the mapping of pydantic's errors to one `ConfigProblem` per key.
 - `sites`: what the sites show visitors and hold back from them (`SiteConfig`, category and
-  banner texts, Consent Mode, `CookieRule`, `BlockingRule`), and `_Section`, the base of
-  every table.
+  banner texts, Consent Mode, `CookieRule`, `BlockingConfig`, `BlockingRule`), and
+  `_Section`, the base of every table.
 - `environment`: `GATEWAY_...` overrides, walked generically over any pydantic model.
 - `reference`: `config_keys` and `config_reference_markdown` (docs/configuration.md).
 
@@ -37,6 +37,7 @@ from gateway.core.config.schema import (
 from gateway.core.config.sites import (
     BannerConfig,
     BannerTexts,
+    BlockingConfig,
     BlockingRule,
     CategoryConfig,
     CategoryTexts,
@@ -45,6 +46,7 @@ from gateway.core.config.sites import (
     CookieRule,
     RegionDefault,
     SiteConfig,
+    config_notes,
 )
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "AnalyticsConfig",
     "BannerConfig",
     "BannerTexts",
+    "BlockingConfig",
     "BlockingRule",
     "CategoryConfig",
     "CategoryTexts",
@@ -72,6 +75,7 @@ __all__ = [
     "StorageConfig",
     "apply_env_overrides",
     "config_keys",
+    "config_notes",
     "config_reference_markdown",
     "parse_config",
 ]

@@ -26,12 +26,13 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from gateway.core.config.environment import ENV_PREFIX, merge_env_overrides
 from gateway.core.config.sites import (
     BannerConfig,
-    BlockingRule,
+    BlockingConfig,
     CategoryConfig,
     ConsentModeConfig,
     CookieRule,
     SiteConfig,
     _Section,
+    current_form,
 )
 from gateway.core.errors import ConfigError, ConfigProblem
 from gateway.core.types import CATEGORIES, LANGUAGES, Category
@@ -71,6 +72,17 @@ class ServerConfig(_Section):
     upstream_read_timeout: float = Field(
         30.0, gt=0, le=600,
         description="Seconds to wait for the upstream's next bytes before answering 504.",
+    )
+    compress_html: bool = Field(
+        True,
+        description="Send rewritten HTML pages compressed (brotli, else gzip) to browsers "
+        "that accept it, whether or not the upstream compressed them. Other responses keep "
+        "the upstream's encoding.",
+    )
+    max_upload_mb: float = Field(
+        100.0, gt=0, le=100_000,
+        description="Largest request body the proxy streams to the upstream, in MB; a larger "
+        "one gets 413 (checked on `Content-Length` first, and while streaming).",
     )
     admin_listen: str | None = Field(
         None,
@@ -138,9 +150,20 @@ class ConsentConfig(_Section):
     )
     unknown_cookie_policy: Literal["block", "allow"] = Field(
         "block",
-        description="What happens to a cookie the upstream sets that no `[[cookies]]` rule "
-        "names: `block` keeps it from the browser until the visitor accepts every optional "
-        "category, `allow` treats it as necessary.",
+        description="What happens to a cookie that no `[[cookies]]` rule names and the "
+        "shipped data does not know (see `cookie_database`): `block` keeps it from the "
+        "browser and from the site until the visitor accepts every optional category, "
+        "`allow` treats it as necessary.",
+    )
+    cookie_database: bool = Field(
+        True,
+        description="Classify cookies no `[[cookies]]` rule names by the data shipped in "
+        "the package: first the cookie names of the tracker catalogue's services, then the "
+        "Open Cookie Database (Functional, Necessary and Security count as necessary, "
+        "Personalization as preferences, Analytics and Marketing as themselves; wildcard "
+        "entries as name prefixes) with the gateway's own list of framework session and "
+        "CSRF cookies (Django's `csrftoken`, `sessionid`, …). Your `[[cookies]]` rules always "
+        "win. `false`: only your rules classify cookies.",
     )
 
     @field_validator("cookie_name")
@@ -345,7 +368,7 @@ class GatewayConfig(_Section):
         default_factory=ConsentModeConfig, description="[consent_mode]"
     )
     cookies: tuple[CookieRule, ...] = Field((), description="[[cookies]]")
-    blocking: tuple[BlockingRule, ...] = Field((), description="[[blocking]]")
+    blocking: BlockingConfig = Field(default_factory=BlockingConfig, description="[blocking]")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="[privacy]")
     analytics: AnalyticsConfig = Field(
         default_factory=AnalyticsConfig, description="[analytics]"
@@ -417,7 +440,7 @@ def _texts_of(section: Any) -> Mapping[str, Any]:
 
 def parse_config(raw: Mapping[str, Any], environ: Mapping[str, str]) -> GatewayConfig:
     """Validate a TOML document with environment overrides applied; list every problem."""
-    merged, problems = apply_env_overrides(raw, environ)
+    merged, problems = apply_env_overrides(current_form(raw), environ)
     try:
         config = GatewayConfig.model_validate(merged)
     except ValidationError as exc:

@@ -1,20 +1,25 @@
 """The tables of what the sites show visitors and hold back from them (pure).
 
 `[[sites]]`, the `[categories.*]` and `[banner]` texts, `[consent_mode]`, and the
-`[[cookies]]` and `[[blocking]]` rules, with their validators; and `_Section`, the base every
-table of the file shares (here, below `schema`, which builds the whole document from it).
+`[[cookies]]` rules and `[blocking]` (the catalogue switch and `[[blocking.rules]]`), with
+their validators; and `_Section`, the base every table of the file shares (here, below
+`schema`, which builds the whole document from it).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.core.types import Category, Language
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+_HOST_AND_PORT = re.compile(r"([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
 class _Section(BaseModel):
@@ -38,6 +43,13 @@ class SiteConfig(_Section):
         None,
         description="URL of the website the gateway proxies for this site. Empty: the "
         "built-in demo site (or the wrapped app when used as middleware).",
+    )
+    upstream_host: str | None = Field(
+        None, max_length=255,
+        description="`Host` header sent to the upstream instead of the visitor's (which goes "
+        "upstream unchanged by default, like Caddy and Traefik do). Set it only for an "
+        "upstream that must see its own name: name-based virtual hosting, a SaaS origin. "
+        "Response headers naming it are still rewritten to the public origin.",
     )
     privacy_statement_url: str = Field(
         "/privacy", description="Link to the site's privacy statement, shown in the banner: a "
@@ -91,6 +103,16 @@ class SiteConfig(_Section):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("upstream_host")
+    @classmethod
+    def _is_host(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not _HOST_AND_PORT.fullmatch(value):
+            raise ValueError(f"{value!r} is not a host name (with an optional :port)")
+        return value.lower()
 
     @field_validator("privacy_statement_url")
     @classmethod
@@ -242,16 +264,19 @@ class ConsentModeConfig(_Section):
 class CookieRule(_Section):
     pattern: str = Field(
         min_length=1, max_length=128,
-        description="Cookie name or glob (`_ga*`, `_gcl_*`) matched case-sensitively.",
+        description="Cookie name or glob (`_ga*`, `_gcl_*`) matched case-sensitively. The "
+        "first matching rule wins, over the tracker catalogue and the cookie database "
+        "(`consent-gateway cookies --toml` prints rules for the cookies seen).",
     )
     category: Category = Field(description="Category the matching cookies belong to.")
 
 
 class BlockingRule(_Section):
     host: str = Field(
-        min_length=1, max_length=253,
-        description="Script or iframe host: the domain and all its subdomains "
-        "(`googletagmanager.com`), or a glob (`*.fbcdn.net`).",
+        "", max_length=253,
+        description="Host whose scripts, pixels, embeds and hints are held back: the domain "
+        "and all its subdomains (`googletagmanager.com`), or a glob (`*.fbcdn.net`). Naming "
+        "exactly a host of a catalogued service moves the whole service to this category.",
     )
     category: Category = Field(description="Category the host's scripts and embeds need.")
     markers: tuple[str, ...] = Field(
@@ -259,11 +284,63 @@ class BlockingRule(_Section):
         description="Inline-script markers (`gtag(`, `fbq(`, `_paq.push`): an inline script "
         "containing one is held back like the host's scripts.",
     )
+    urls: tuple[str, ...] = Field(
+        (),
+        description="Globs over `host/path?query` (no scheme; the host exact; `*` any run "
+        "of characters, `?` one), for a service that shares its host with others: "
+        "`www.google.de/maps/embed*`.",
+    )
+    paths: tuple[str, ...] = Field(
+        (),
+        description="Globs over the URL path on any host, the site's own included, for a "
+        "tool you host yourself: `*/stats/tracker.js`.",
+    )
 
     @field_validator("host")
     @classmethod
     def _lowercase_host(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9.*?\-\[\]]+", value):
+        if value and not re.fullmatch(r"[A-Za-z0-9.*?\-\[\]]+", value):
             raise ValueError(f"{value!r} is not a host name or glob")
         return value.lower()
 
+    @model_validator(mode="after")
+    def _names_something(self) -> BlockingRule:
+        if not (self.host or self.urls or self.paths or self.markers):
+            raise ValueError("a rule needs a host, urls, paths or markers")
+        return self
+
+
+class BlockingConfig(_Section):
+    catalogue: bool = Field(
+        True,
+        description="Hold back the services of the tracker catalogue shipped with the gateway "
+        "(analytics, ad pixels, embeds; see the README) until the visitor grants their "
+        "category. `[[blocking.rules]]` extend it and override it by host. Off: only your "
+        "own rules. (The list form `[[blocking]]` of older configs, which TOML cannot give "
+        "this key, is read as `[[blocking.rules]]`; `check-config` says so.)",
+    )
+    rules: tuple[BlockingRule, ...] = Field(
+        (),
+        description="[[blocking.rules]]: your own rules, checked before the catalogue. The "
+        "list form `[[blocking]]` of older configs is read as these rules.",
+    )
+
+
+def current_form(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Older forms of a table, read as today's: `[[blocking]]` (a list of rules, from before
+    the catalogue) is `[[blocking.rules]]`, since TOML cannot give a list a key such as
+    `blocking.catalogue`."""
+    if isinstance(raw.get("blocking"), list):
+        return {**raw, "blocking": {"rules": raw["blocking"]}}
+    return raw
+
+
+def config_notes(raw: Mapping[str, Any]) -> list[str]:
+    """Advice about a document that is valid but written in an older form."""
+    if isinstance(raw.get("blocking"), list):
+        return [
+            "blocking: `[[blocking]]` is read as `[[blocking.rules]]`, which extend the "
+            "tracker catalogue (`blocking.catalogue`, on by default); rename the tables to "
+            "`[[blocking.rules]]` and drop the rules the catalogue now covers"
+        ]
+    return []

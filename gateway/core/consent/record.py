@@ -116,6 +116,14 @@ class ChainVerifier:
         self.checked = 0
         self.tombstones = 0
 
+    @classmethod
+    def after(cls, seq: int, chain_hash: str) -> ChainVerifier:
+        """A verifier that takes the records from `seq + 1` on, trusting record `seq` to
+        have `chain_hash` (a checkpoint an earlier full check reached)."""
+        verifier = cls()
+        verifier.expected_seq, verifier.prev_hash = seq + 1, chain_hash
+        return verifier
+
     def check(self, record: LogEntry) -> ChainBreak | None:
         if record.seq != self.expected_seq:
             return ChainBreak(self.expected_seq, f"record missing (next found is {record.seq})")

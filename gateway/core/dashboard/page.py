@@ -8,7 +8,7 @@ page works in any browser and every view has a URL to bookmark or share with a c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from html import escape
 from typing import Any
@@ -26,6 +26,7 @@ from gateway.core.dashboard.sections import (
     cookies_card,
     decisions_card,
     rate_card,
+    scan_card,
     traffic_card,
 )
 from gateway.core.dashboard.style import STYLESHEET
@@ -35,7 +36,8 @@ from gateway.core.dashboard.texts import (
     Words,
     format_duration,
 )
-from gateway.core.enforcement.cookies import SeenCookie
+from gateway.core.enforcement.cookies import Classification, SeenCookie
+from gateway.core.scan.findings import ScanReport
 
 _LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
 
@@ -51,6 +53,10 @@ class DashboardData:
     decisions: DecisionCounts
     cookies: Sequence[SeenCookie]
     unknown_policy: str = "block"
+    # What the known-cookie data says about each name in `cookies` (platform, purpose,
+    # retention); a name missing here is shown without.
+    cookie_facts: Mapping[str, Classification] = field(default_factory=dict)
+    last_scan: ScanReport | None = None  # the last `consent-gateway scan --save`
 
 
 def render_dashboard(data: DashboardData) -> str:
@@ -74,7 +80,8 @@ def render_dashboard(data: DashboardData) -> str:
         actions_card(days, w),
         "</div>",
         breakdown_cards(data.stats["breakdowns"], w),
-        cookies_card(data.cookies, data.unknown_policy, w),
+        cookies_card(data.cookies, data.unknown_policy, w, facts=data.cookie_facts),
+        scan_card(data.last_scan, w),
         "</main>",
         _footer(data, w),
         "</body></html>",

@@ -15,7 +15,8 @@ from gateway.core.analytics.stats import DIRECT, OTHER
 from gateway.core.dashboard.decisions import CHART_ACTIONS, DecisionDay, shown_actions
 from gateway.core.dashboard.svg import Chart, Series, bar_chart, line_chart, share_bar
 from gateway.core.dashboard.texts import Words, format_duration
-from gateway.core.enforcement.cookies import SeenCookie
+from gateway.core.enforcement.cookies import Classification, SeenCookie
+from gateway.core.scan.findings import MOMENTS, NECESSARY, ScanReport
 from gateway.core.types import CATEGORIES
 
 # (breakdown in the stats, heading, first column): the tables, in page order.
@@ -211,8 +212,13 @@ def _value(name: str, value: str, w: Words) -> str:
     return value
 
 
-def cookies_card(cookies: Sequence[SeenCookie], unknown_policy: str, w: Words) -> str:
-    """The cookie inventory by category, unknown ones first and marked in words and colour."""
+def cookies_card(
+    cookies: Sequence[SeenCookie], unknown_policy: str, w: Words,
+    *, facts: Mapping[str, Classification] | None = None,
+) -> str:
+    """The cookie inventory by category, unknown ones first and marked in words and colour,
+    each with where its category came from and, where known, what it is for and how long
+    it lives (`facts`, by name)."""
     if not cookies:
         body = f'<p class="empty">{escape(w["no_cookies"])}</p>'
         return card("cookies", w["cookies"], body)
@@ -222,7 +228,7 @@ def cookies_card(cookies: Sequence[SeenCookie], unknown_policy: str, w: Words) -
         f'<p class="help">{escape(w["cookies_help"])}</p>'
         + _category_counts(ordered, w) + (_unknown_warning(unknown, unknown_policy, w)
                                           if unknown else "")
-        + _cookie_table(ordered, w)
+        + _cookie_table(ordered, facts or {}, w)
     )
     return card("cookies", w["cookies"], body)
 
@@ -253,20 +259,89 @@ def _unknown_warning(count: int, policy: str, w: Words) -> str:
     return f'<p class="warning">{escape(text.format(count=count, policy=policy_text))}</p>'
 
 
-def _cookie_table(cookies: Sequence[SeenCookie], w: Words) -> str:
-    headers = [(w["cookie"], ""), (w["category"], ""), (w["where"], ""), (w["http_only"], ""),
-               (w["seen"], "num"), (w["first_seen"], ""), (w["last_seen"], "")]
-    rows = [
-        [f"<code>{escape(c.name)}</code>",
-         f'<span class="badge{" unknown" if c.category == UNKNOWN else ""}">'
-         f"{escape(_category(c.category, w))}</span>",
-         f"<code>{escape(c.domain + c.path)}</code>",
-         escape(w["yes"] if c.http_only else w["no"]), w.number(c.count),
-         escape(w.long_date(c.first_seen.date())), escape(w.long_date(c.last_seen.date()))]
-        for c in cookies
-    ]
+def _cookie_table(
+    cookies: Sequence[SeenCookie], facts: Mapping[str, Classification], w: Words
+) -> str:
+    headers = [(w["cookie"], ""), (w["category"], ""), (w["category_from"], ""),
+               (w["purpose"], "text"), (w["retention"], ""), (w["where"], ""),
+               (w["http_only"], ""), (w["seen"], "num"), (w["first_seen"], ""),
+               (w["last_seen"], "")]
+    rows = []
+    for c in cookies:
+        known = facts.get(c.name)
+        script = (f'<span class="note">{escape(w["set_by_script"])}</span>'
+                  if c.set_by == "script" else "")
+        rows.append([
+            f"<code>{escape(c.name)}</code>",
+            f'<span class="badge{" unknown" if c.category == UNKNOWN else ""}">'
+            f"{escape(_category(c.category, w))}</span>",
+            escape(w.get(f"from_{c.source}", c.source)) + script,
+            _purpose(known),
+            escape(known.retention if known else ""),
+            "" if c.set_by == "script" else f"<code>{escape(c.domain + c.path)}</code>",
+            escape(w["yes"] if c.http_only else w["no"]), w.number(c.count),
+            escape(w.long_date(c.first_seen.date())), escape(w.long_date(c.last_seen.date())),
+        ])
     classes = [UNKNOWN if c.category == UNKNOWN else "" for c in cookies]
     # Focusable, so a keyboard can scroll it on a narrow screen.
     return (f'<div class="scroll" tabindex="0" role="region" '
             f'aria-label="{escape(w["cookie_table"])}">'
             f"{table(headers, rows, row_classes=classes)}</div>")
+
+
+def _purpose(known: Classification | None) -> str:
+    """The known-cookie data's description, with the product that sets the cookie."""
+    if known is None or not (known.description or known.platform):
+        return ""
+    platform = f'<span class="note">{escape(known.platform)}</span>' if known.platform else ""
+    return escape(known.description) + platform
+
+
+# ------------------------------------------------------------------ the last consent scan
+
+SCAN_PROBLEMS_SHOWN: Final = 10
+
+
+def scan_card(report: ScanReport | None, w: Words) -> str:
+    """The last saved `consent-gateway scan --save`: verdict, what each moment saw, and
+    the first problems; nothing when no scan was saved."""
+    if report is None:
+        return ""
+    summary = w["scan_summary"].format(url=report.url, date=w.long_date(report.scanned_at.date()),
+                                       pages=w.number(len(report.pages)))
+    verdict = (w["scan_passed"] if report.passed
+               else w["scan_failed"].format(count=w.number(len(report.problems))))
+    headers = [(w["scan_moment"], ""), (w["scan_hosts"], "num"),
+               (w["scan_not_necessary"], "num"), (w["scan_cookies"], "num"),
+               (w["scan_not_necessary"], "num")]
+    rows = []
+    for moment in MOMENTS:
+        found = report.moment(moment)
+        if found is None:
+            rows.append([escape(w[f"scan_{moment}"]), escape(w["scan_not_recorded"]), "", "", ""])
+            continue
+        hosts = {r.host for r in found.requests}
+        optional_hosts = {r.host for r in found.requests if r.category != NECESSARY}
+        rows.append([escape(w[f"scan_{moment}"]), w.number(len(hosts)),
+                     w.number(len(optional_hosts)), w.number(len(found.cookies)),
+                     w.number(sum(1 for c in found.cookies if c.category != NECESSARY))])
+    shown = f"<p>{escape(verdict)}</p>" if report.passed \
+        else f'<p class="warning">{escape(verdict)}</p>'
+    body = (f'<p class="help">{escape(summary)}</p>' + shown
+            + table(headers, rows) + _scan_problems(report, w)
+            + f'<p class="help">{escape(w["scan_help"])}</p>')
+    return card("scan", w["scan"], body)
+
+
+def _scan_problems(report: ScanReport, w: Words) -> str:
+    items = [
+        f"<li>{escape(w[f'scan_{p.moment}'])}: "
+        + escape(w[f"scan_problem_{p.kind}"].format(name=p.name,
+                                                    category=_category(p.category, w)))
+        + "</li>"
+        for p in report.problems[:SCAN_PROBLEMS_SHOWN]
+    ]
+    hidden = len(report.problems) - SCAN_PROBLEMS_SHOWN
+    if hidden > 0:
+        items.append(f"<li>{escape(w['scan_more'].format(count=w.number(hidden)))}</li>")
+    return f"<ul>{''.join(items)}</ul>" if items else ""

@@ -88,6 +88,8 @@ th.label{width:100%}
 .scroll th,.scroll td{white-space:nowrap}
 .scroll code{overflow-wrap:normal}
 .scroll th:first-child,.scroll td:first-child{position:sticky;left:0;background:var(--card)}
+.scroll td.text{white-space:normal;min-width:220px;max-width:420px}
+.note{display:block;font-size:.8rem;color:var(--muted)}
 code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 .badge{display:inline-block;padding:1px 8px;border-radius:999px;font-size:.8rem;
 background:#e2e8f0;color:#1e293b;white-space:nowrap}

@@ -83,11 +83,21 @@ TEXTS: Final[dict[DashboardLanguage, dict[str, str]]] = {
         "device_mobile": "Mobile",
         "device_tablet": "Tablet",
         "cookies": "Cookies your site sets",
-        "cookies_help": "Every cookie name seen in a response from your site, since the "
-                        "gateway started recording; names and attributes only, never values.",
+        "cookies_help": "Every cookie name seen in a response from your site, or in a "
+                        "request though your site never set it (a page script wrote it), "
+                        "since the gateway started recording; names and attributes only, "
+                        "never values.",
         "cookie": "Cookie",
         "cookie_table": "Table of cookies",
         "category": "Category",
+        "category_from": "Category from",
+        "from_rule": "your [[cookies]] rule",
+        "from_catalogue": "tracker catalogue",
+        "from_database": "cookie database",
+        "from_unknown": "nothing: unknown",
+        "set_by_script": "written by a page script",
+        "purpose": "Purpose (cookie database)",
+        "retention": "Retention",
         "where": "Domain and path",
         "seen": "Times seen",
         "first_seen": "First seen",
@@ -96,10 +106,12 @@ TEXTS: Final[dict[DashboardLanguage, dict[str, str]]] = {
         "yes": "yes",
         "no": "no",
         "no_cookies": "No cookies seen yet.",
-        "unknown_warning_one": "1 cookie matches no [[cookies]] rule. Until you give it a "
-                               "category it is treated as unknown: {policy}",
-        "unknown_warning": "{count} cookies match no [[cookies]] rule. Until you give them a "
-                           "category they are treated as unknown: {policy}",
+        "unknown_warning_one": "1 cookie matches no [[cookies]] rule and is not in the "
+                               "shipped cookie data. Until you give it a category it is "
+                               "treated as unknown: {policy}",
+        "unknown_warning": "{count} cookies match no [[cookies]] rule and are not in the "
+                           "shipped cookie data. Until you give them a category they are "
+                           "treated as unknown: {policy}",
         "policy_block": "blocked, unless a visitor accepts every optional category.",
         "policy_allow": "let through for every visitor (consent.unknown_cookie_policy = "
                         "\"allow\").",
@@ -114,6 +126,26 @@ TEXTS: Final[dict[DashboardLanguage, dict[str, str]]] = {
         "action_gpc": "GPC signal",
         "action_withdraw": "Withdrawn",
         "action_erase": "Erased",
+        "scan": "Last consent scan",
+        "scan_summary": "{url}, scanned on {date}: {pages} page(s).",
+        "scan_passed": "Passed: nothing but necessary cookies and requests before a decision "
+                       "and after a refusal.",
+        "scan_failed": "Failed: {count} thing(s) not necessary happened before a decision or "
+                       "after a refusal.",
+        "scan_moment": "Moment",
+        "scan_before": "Before any decision",
+        "scan_rejected": "After “Reject all”",
+        "scan_accepted": "After “Accept all”",
+        "scan_hosts": "Third-party and tracker hosts",
+        "scan_cookies": "Cookies",
+        "scan_not_necessary": "of which not necessary",
+        "scan_not_recorded": "not recorded: no banner found",
+        "scan_problem_request": "request to {name} ({category})",
+        "scan_problem_cookie": "cookie {name} ({category})",
+        "scan_problem_storage": "localStorage key {name} ({category})",
+        "scan_more": "and {count} more",
+        "scan_help": "Run consent-gateway scan URL --save again after a change to the site; "
+                     "--html FILE writes the whole report.",
         "folded_note": "Rows with fewer than {min} visitors are folded into “Other”, so nobody "
                        "is singled out.",
         "bots_note": "Bots filtered out in this period: {bots}.",
@@ -186,11 +218,21 @@ TEXTS: Final[dict[DashboardLanguage, dict[str, str]]] = {
         "device_mobile": "Mobiel",
         "device_tablet": "Tablet",
         "cookies": "Cookies die uw site plaatst",
-        "cookies_help": "Elke cookienaam die in een antwoord van uw site is gezien sinds de "
-                        "gateway dit bijhoudt; alleen namen en kenmerken, nooit waarden.",
+        "cookies_help": "Elke cookienaam die in een antwoord van uw site is gezien, of in "
+                        "een verzoek terwijl uw site hem nooit plaatste (een script op de "
+                        "pagina schreef hem), sinds de gateway dit bijhoudt; alleen namen en "
+                        "kenmerken, nooit waarden.",
         "cookie": "Cookie",
         "cookie_table": "Tabel met cookies",
         "category": "Categorie",
+        "category_from": "Categorie volgens",
+        "from_rule": "uw [[cookies]]-regel",
+        "from_catalogue": "trackercatalogus",
+        "from_database": "cookiedatabase",
+        "from_unknown": "niets: onbekend",
+        "set_by_script": "geschreven door een script op de pagina",
+        "purpose": "Doel (cookiedatabase, Engels)",
+        "retention": "Bewaartermijn",
         "where": "Domein en pad",
         "seen": "Keer gezien",
         "first_seen": "Eerst gezien",
@@ -199,10 +241,12 @@ TEXTS: Final[dict[DashboardLanguage, dict[str, str]]] = {
         "yes": "ja",
         "no": "nee",
         "no_cookies": "Nog geen cookies gezien.",
-        "unknown_warning_one": "1 cookie valt onder geen enkele [[cookies]]-regel. Zolang "
-                               "u die geen categorie geeft, geldt hij als onbekend: {policy}",
-        "unknown_warning": "{count} cookies vallen onder geen enkele [[cookies]]-regel. "
-                           "Zolang u ze geen categorie geeft, gelden ze als onbekend: {policy}",
+        "unknown_warning_one": "1 cookie valt onder geen enkele [[cookies]]-regel en staat "
+                               "niet in de meegeleverde cookiegegevens. Zolang u die geen "
+                               "categorie geeft, geldt hij als onbekend: {policy}",
+        "unknown_warning": "{count} cookies vallen onder geen enkele [[cookies]]-regel en "
+                           "staan niet in de meegeleverde cookiegegevens. Zolang u ze geen "
+                           "categorie geeft, gelden ze als onbekend: {policy}",
         "policy_block": "geblokkeerd, tenzij een bezoeker alle optionele categorieën accepteert.",
         "policy_allow": "doorgelaten voor elke bezoeker (consent.unknown_cookie_policy = "
                         "\"allow\").",
@@ -217,6 +261,26 @@ TEXTS: Final[dict[DashboardLanguage, dict[str, str]]] = {
         "action_gpc": "GPC-signaal",
         "action_withdraw": "Ingetrokken",
         "action_erase": "Gewist",
+        "scan": "Laatste toestemmingsscan",
+        "scan_summary": "{url}, gescand op {date}: {pages} pagina('s).",
+        "scan_passed": "Geslaagd: vóór een keuze en na een weigering niets dan noodzakelijke "
+                       "cookies en verzoeken.",
+        "scan_failed": "Niet geslaagd: {count} keer gebeurde vóór een keuze of na een weigering "
+                       "iets wat niet noodzakelijk is.",
+        "scan_moment": "Moment",
+        "scan_before": "Vóór een keuze",
+        "scan_rejected": "Na “Alles weigeren”",
+        "scan_accepted": "Na “Alles accepteren”",
+        "scan_hosts": "Externe hosts en trackers",
+        "scan_cookies": "Cookies",
+        "scan_not_necessary": "waarvan niet noodzakelijk",
+        "scan_not_recorded": "niet vastgelegd: geen banner gevonden",
+        "scan_problem_request": "verzoek naar {name} ({category})",
+        "scan_problem_cookie": "cookie {name} ({category})",
+        "scan_problem_storage": "localStorage-sleutel {name} ({category})",
+        "scan_more": "en nog {count}",
+        "scan_help": "Voer consent-gateway scan URL --save opnieuw uit na een wijziging van de "
+                     "site; --html BESTAND schrijft het hele rapport.",
         "folded_note": "Rijen met minder dan {min} bezoekers zijn samengevoegd onder "
                        "“Overig”, zodat niemand herkenbaar is.",
         "bots_note": "Bots weggefilterd in deze periode: {bots}.",

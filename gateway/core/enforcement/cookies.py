@@ -2,31 +2,88 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Literal
+from functools import lru_cache
+from typing import Final, Literal
 
 from gateway.core.consent.cookie import Consent
+from gateway.core.enforcement.knowncookies import KnownCookie, NameTable
 from gateway.core.types import OPTIONAL_CATEGORIES, Category
 
 UnknownPolicy = Literal["block", "allow"]
+# Where a cookie's category came from, in order of precedence.
+CategorySource = Literal["rule", "catalogue", "database", "unknown"]
+# How the cookie got into the browser: a `Set-Cookie` through the gateway, or a page script
+# (it arrived in a request's `Cookie` header though the gateway never saw it set).
+SetBy = Literal["server", "script"]
+# Classifications kept per classifier: the hot path asks per cookie per request, and a
+# site has far fewer names than this, so a visitor inventing names only evicts.
+CLASSIFICATION_CACHE: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What the gateway knows about a cookie name. `category` is None for a cookie nothing
+    names (the unknown policy applies). `platform`, `description` and `retention` are the
+    known-cookie data's for the name (the catalogue's service name as platform when the
+    catalogue decided), whatever decided the category; empty when it does not know it."""
+
+    category: Category | None
+    source: CategorySource
+    pattern: str = ""  # the rule glob, or the known name (a prefix ending in "*"), matched
+    platform: str = ""
+    description: str = ""
+    retention: str = ""
+
+
+UNKNOWN_COOKIE: Final = Classification(None, "unknown")
 
 
 class CookieClassifier:
+    """Precedence: the site's `[[cookies]]` rules (globs, first match), then the tracker
+    catalogue's cookie names, then the cookie database; anything else is unknown."""
+
     def __init__(
-        self, rules: Iterable[tuple[str, Category]], *, unknown: UnknownPolicy = "block"
+        self,
+        rules: Iterable[tuple[str, Category]],
+        *,
+        unknown: UnknownPolicy = "block",
+        catalogue: Iterable[KnownCookie] = (),
+        database: Iterable[KnownCookie] = (),
     ) -> None:
         self._rules = tuple(rules)
         self._unknown = unknown
+        self._catalogue = NameTable(catalogue)
+        self._database = NameTable(database)
+        self.classify: Callable[[str], Classification] = lru_cache(CLASSIFICATION_CACHE)(
+            self._classify
+        )
 
     def category_of(self, name: str) -> Category | None:
-        """The first matching rule's category; None for a cookie no rule names."""
+        """The category a rule, the catalogue or the database gives; None for a cookie none
+        of them names."""
+        return self.classify(name).category
+
+    def _classify(self, name: str) -> Classification:
+        known = self._database.lookup(name)
+        platform, description, retention = (
+            (known.platform, known.description, known.retention) if known else ("", "", "")
+        )
         for pattern, category in self._rules:
             if fnmatchcase(name, pattern):
-                return category
-        return None
+                return Classification(category, "rule", pattern, platform, description,
+                                      retention)
+        listed = self._catalogue.lookup(name)
+        if listed is not None:
+            return Classification(listed.category, "catalogue", listed.pattern,
+                                  listed.platform or platform, description, retention)
+        if known is not None:
+            return Classification(known.category, "database", known.pattern, platform,
+                                  description, retention)
+        return UNKNOWN_COOKIE
 
     def is_allowed(self, name: str, consent: Consent | None, *, own_cookie: str) -> bool:
         if name == own_cookie:
@@ -101,16 +158,37 @@ def expire_cookie(name: str, *, path: str = "/", domain: str | None = None) -> s
     return value + ("; Secure" if name.startswith(("__Host-", "__Secure-")) else "")
 
 
+def script_cookie_domains(host: str, *, limit: int = 4) -> list[str]:
+    """Domains a page script on `host` may have given a cookie with `Domain=`: each parent
+    of two labels or more and the host itself, widest first (analytics scripts pick the
+    widest the browser allows), at most `limit`: `shop.example`, `www.shop.example`. A
+    deletion only works at the exact domain, and the gateway never saw these cookies set, so
+    it tries each. None for an IP address or a one-label host (cookies there are host-only).
+    """
+    name = host.lower().rstrip(".")
+    if name.startswith("["):
+        return []
+    name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    labels = name.split(".")
+    if len(labels) < 2 or labels[-1].isdigit() or not all(labels):
+        return []
+    return [".".join(labels[i:]) for i in range(len(labels) - 2, -1, -1)][:limit]
+
+
 @dataclass(frozen=True, slots=True)
 class SeenCookie:
-    """One cookie name a site sets, as the inventory keeps it for the admin dashboard."""
+    """One cookie name a site uses, as the inventory keeps it (names, never values). For a
+    cookie a script wrote, `count` counts the requests that carried it, and path and domain
+    are unknown ("/" and "")."""
 
     site: str
     name: str
-    category: str  # a Category, or "unknown" when no [[cookies]] rule names it
+    category: str  # a Category, or "unknown" when nothing names it
     first_seen: datetime
     last_seen: datetime
     count: int
     path: str
     domain: str
     http_only: bool
+    source: CategorySource = "rule"  # where `category` came from when last seen
+    set_by: SetBy = "server"

@@ -6,11 +6,14 @@ Output comes in bounded pieces, so a small compressed chunk cannot balloon in me
 
 from __future__ import annotations
 
+import codecs
 import zlib
 from collections.abc import Iterator
 from typing import Final, Protocol
 
 import brotli
+
+from gateway.core.enforcement.compression import accepted_codings
 
 DECODABLE: Final = frozenset({"gzip", "x-gzip", "deflate", "br"})
 _PIECE: Final = 256 * 1024
@@ -56,6 +59,24 @@ class _BrotliDecoder:
         return b""
 
 
+class Utf16ToUtf8:
+    """A UTF-16 page (either byte order, BOM or not) as UTF-8, chunk by chunk: the rewriter
+    works on ASCII-compatible bytes, and the page is then sent as UTF-8."""
+
+    def __init__(self, charset: str) -> None:
+        codec = charset if charset in ("utf-16le", "utf-16be") else "utf-16"
+        self._decode = codecs.getincrementaldecoder(codec)(errors="replace")
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._decode.decode(chunk).encode("utf-8")
+
+    def finish(self) -> bytes:
+        return self._decode.decode(b"", final=True).encode("utf-8")
+
+
+UTF16_CHARSETS: Final = frozenset({"utf-16", "utf-16le", "utf-16be", "utf16"})
+
+
 def decoder_for(content_encoding: str) -> Decoder | None:
     """A decoder for one encoding (`gzip`, `deflate`, `br`), None for identity; anything
     else (stacked or unknown encodings) the caller passes through untouched."""
@@ -80,13 +101,5 @@ def acceptable_encodings(accept_encoding: str | None) -> str:
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether `Accept-Encoding` allows gzip: named (or else `*`) without `q=0`."""
-    qualities: dict[str, str] = {}
-    for item in (accept_encoding or "").split(","):
-        coding, _, params = item.partition(";")
-        quality = params.strip().lower().removeprefix("q=").strip() if params else "1"
-        qualities.setdefault(coding.strip().lower(), quality)
-    chosen = qualities.get("gzip") or qualities.get("x-gzip") or qualities.get("*")
-    try:
-        return chosen is not None and float(chosen) > 0
-    except ValueError:
-        return False
+    qualities = accepted_codings(accept_encoding)
+    return qualities.get("gzip", qualities.get("x-gzip", qualities.get("*", 0.0))) > 0

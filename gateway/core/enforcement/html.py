@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable
 from typing import Final
@@ -109,10 +110,29 @@ def private_cache_control(upstream: str | None) -> str:
 
 
 def vary_with_cookie(upstream: str | None) -> str:
+    return vary_with(upstream, "Cookie")
+
+
+def vary_with(upstream: str | None, *names: str) -> str:
+    """The upstream's `Vary` plus `names` (each once, whatever its case; `*` stays `*`)."""
     fields = [f.strip() for f in (upstream or "").split(",") if f.strip()]
-    if "*" in fields or any(f.lower() == "cookie" for f in fields):
+    if "*" in fields:
         return ", ".join(fields)
-    return ", ".join([*fields, "Cookie"])
+    present = {f.lower() for f in fields}
+    return ", ".join([*fields, *(name for name in names if name.lower() not in present)])
+
+
+def markup_bytes(markup: str, charset: str) -> bytes:
+    """Injected markup in the page's own charset; characters it cannot hold become numeric
+    character references (`&#232;`), which mean the same in text and attribute values. An
+    unknown charset gets plain ASCII, right in every charset that can be rewritten."""
+    if charset in ("utf-8", "utf8"):
+        return markup.encode("utf-8")
+    try:
+        codec = codecs.lookup(charset).name if charset else "ascii"
+    except LookupError:
+        codec = "ascii"
+    return markup.encode(codec, "xmlcharrefreplace")
 
 
 def weak_etag(etag: str) -> str:

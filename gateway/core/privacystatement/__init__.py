@@ -9,11 +9,13 @@ regenerate the text. `consent-gateway privacy-statement` prints it as Markdown.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from gateway.core.config import GatewayConfig, SiteConfig
+from gateway.core.enforcement.cookies import Classification, SeenCookie
+from gateway.core.enforcement.inventory_report import printable
 from gateway.core.privacystatement.phrases import (
     PHRASES,
     STATEMENT_LANGUAGES,
@@ -49,6 +51,8 @@ class _Context:
     site: SiteConfig
     language: StatementLanguage
     p: Phrases
+    seen: Sequence[SeenCookie] = ()
+    facts: Mapping[str, Classification] = field(default_factory=dict)
 
     def count(self, number: int, units: Units) -> str:
         return f"{number} {units[0] if number == 1 else units[1]}"
@@ -74,12 +78,19 @@ def missing_settings(config: GatewayConfig) -> tuple[str, ...]:
 
 
 def privacy_statement(
-    config: GatewayConfig, site: SiteConfig, language: StatementLanguage
+    config: GatewayConfig,
+    site: SiteConfig,
+    language: StatementLanguage,
+    *,
+    cookies: Sequence[SeenCookie] = (),
+    facts: Mapping[str, Classification] | None = None,
 ) -> str:
-    """The privacy-statement section for `site` as Markdown, every figure from `config`."""
-    ctx = _Context(config, site, language, PHRASES[language])
-    sections = (_introduction, _controller, _cookies, _consent_cookie, _proof, _analytics,
-                _ip_addresses, _access_log, _abuse, _bases_and_retention, _rights)
+    """The privacy-statement section for `site` as Markdown, every figure from `config`.
+    `cookies`: the site's cookie inventory, listed with what `facts` (the classification of
+    each name) says about their purpose and retention."""
+    ctx = _Context(config, site, language, PHRASES[language], cookies, facts or {})
+    sections = (_introduction, _controller, _cookies, _seen_cookies, _consent_cookie, _proof,
+                _analytics, _ip_addresses, _access_log, _abuse, _bases_and_retention, _rights)
     return "\n\n".join(block for section in sections for block in section(ctx)) + "\n"
 
 
@@ -111,6 +122,44 @@ def _cookies(ctx: _Context) -> Iterator[str]:
         yield " ".join(notes)
 
 
+def _seen_cookies(ctx: _Context) -> Iterator[str]:
+    rows = _seen_rows(ctx)
+    if not rows:
+        return
+    yield ctx.p.seen_heading
+    yield ctx.p.seen_intro
+    table = [ctx.p.seen_header, ("---",) * 4, *(row for _, row in sorted(rows.items()))]
+    yield "\n".join("| " + " | ".join(row) + " |" for row in table)
+
+
+def _seen_rows(ctx: _Context) -> dict[tuple[int, str], tuple[str, str, str, str]]:
+    """One row per cookie name, by category. A script's cookie is shown by the known name or
+    pattern that classifies it, and left out when nothing does: its name came from a
+    visitor's request, which anyone can fill with text they would like published here."""
+    rows: dict[tuple[int, str], tuple[str, str, str, str]] = {}
+    for cookie in ctx.seen:
+        fact = ctx.facts.get(cookie.name)
+        category = fact.category if fact else None
+        if cookie.set_by == "script" and (fact is None or category is None):
+            continue
+        name = fact.pattern if cookie.set_by == "script" and fact else cookie.name
+        purpose = fact.description if fact else ""
+        if fact and fact.platform and purpose:
+            purpose = f"{fact.platform}: {purpose}"
+        rank = CATEGORIES.index(category) if category else len(CATEGORIES)
+        rows[(rank, name)] = (_code(printable(name)), _category_title(ctx, category),
+                              _escape(purpose) or "—", _escape(fact.retention if fact else "")
+                              or "—")
+    return rows
+
+
+def _category_title(ctx: _Context, category: Category | None) -> str:
+    if category is None and ctx.config.consent.unknown_cookie_policy == "block":
+        return ctx.p.seen_unknown
+    texts = _in_language(ctx.config.categories[category or "necessary"].texts, ctx.language)
+    return _escape(texts.title) if texts else category or "necessary"
+
+
 def _category_paragraph(ctx: _Context, category: Category) -> str:
     texts = _in_language(ctx.config.categories[category].texts, ctx.language)
     title = _escape(texts.title) if texts else category
@@ -120,8 +169,8 @@ def _category_paragraph(ctx: _Context, category: Category) -> str:
     if category == "necessary":
         names.insert(0, ctx.p.consent_cookie_item.format(name=ctx.config.consent.cookie_name))
     # A `necessary` blocking rule never holds anything back, so it promises nothing here.
-    hosts = _unique(f"`{rule.host}`" for rule in ctx.config.blocking
-                    if rule.category == category != "necessary")
+    hosts = _unique(f"`{rule.host}`" for rule in ctx.config.blocking.rules
+                    if rule.host and rule.category == category != "necessary")
     if names:
         parts.append(ctx.p.category_cookies.format(names=", ".join(names)))
     if hosts:
@@ -276,6 +325,14 @@ def _in_language(texts: Mapping[Language, T], language: Language) -> T | None:
 def _fill(row: tuple[str, str, str], **values: object) -> tuple[str, str, str]:
     data, basis, period = (cell.format(**values) for cell in row)
     return data, basis, period
+
+
+def _code(text: str) -> str:
+    """`text` as a code span inside a table cell, whatever backticks or bars it holds."""
+    text = text.replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -34,6 +34,10 @@ class Phrases:
     consent_cookie_item: str
     glob_note: str
     unknown_blocked: str
+    seen_heading: str
+    seen_intro: str
+    seen_header: tuple[str, str, str, str]
+    seen_unknown: str
     consent_cookie_heading: str
     consent_cookie: str
     snippet_cookie: str
@@ -99,6 +103,12 @@ NL: Final = Phrases(
     glob_note="Een `*` in een cookienaam staat voor willekeurige tekens.",
     unknown_blocked="Cookies die hier niet worden genoemd, laten wij pas toe als u alle "
     "categorieën accepteert.",
+    seen_heading="### Cookies die wij op deze website hebben gezien",
+    seen_intro="Deze cookies hebben wij op deze website zien plaatsen, door onze server of "
+    "door scripts op onze pagina's. Een `*` staat voor willekeurige tekens. Het doel en de "
+    "bewaartermijn komen, waar bekend, uit de Open Cookie Database (in het Engels).",
+    seen_header=("Cookie", "Categorie", "Doel", "Bewaartermijn"),
+    seen_unknown="nog niet ingedeeld (geblokkeerd tot u alles accepteert)",
     consent_cookie_heading="### Uw cookiekeuze",
     consent_cookie="Uw keuze bewaren wij in de cookie `{name}` (via een beveiligde "
     "verbinding: `{host_name}`). Daarin staan een willekeurig toestemmings-ID, de categorieën "
@@ -260,6 +270,12 @@ EN: Final = Phrases(
     glob_note="A `*` in a cookie name stands for any characters.",
     unknown_blocked="Cookies not named here are let through only if you accept all "
     "categories.",
+    seen_heading="### Cookies we have seen on this website",
+    seen_intro="We have seen these cookies being set on this website, by our server or by "
+    "scripts on our pages. A `*` stands for any characters. Purpose and retention come, "
+    "where known, from the Open Cookie Database.",
+    seen_header=("Cookie", "Category", "Purpose", "Retention"),
+    seen_unknown="not yet classified (blocked until you accept everything)",
     consent_cookie_heading="### Your cookie choice",
     consent_cookie="We keep your choice in the cookie `{name}` (over a secure connection: "
     "`{host_name}`). It holds a random consent ID, the categories you allowed, the version of "

@@ -4,10 +4,13 @@ show itself: no script, no framing, no referrer, not cached."""
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from gateway.adapters.scanner import read_last_scan
 from gateway.core.dashboard.page import DashboardData, render_dashboard
 from gateway.core.dashboard.style import DASHBOARD_CSP
 from gateway.core.dashboard.texts import DashboardLanguage, negotiated_language, requested_language
@@ -39,6 +42,7 @@ async def _page(services: Services, request: Request) -> str:
     start, end = stats_range(params.get("from"), params.get("to"), today=services.clock().date())
     language = _language(services, request, site)
     since, until = day_bounds(start, end)
+    cookies = await services.store.cookie_inventory(site)
     data = DashboardData(
         site=site,
         sites=tuple(s.id for s in services.config.sites),
@@ -47,8 +51,10 @@ async def _page(services: Services, request: Request) -> str:
         language=language,
         stats=await site_stats(services, site, start, end),
         decisions=await services.store.consent_decisions(site, since, until),
-        cookies=await services.store.cookie_inventory(site),
+        cookies=cookies,
         unknown_policy=services.config.consent.unknown_cookie_policy,
+        cookie_facts={c.name: services.firewall.classify(c.name) for c in cookies},
+        last_scan=await asyncio.to_thread(read_last_scan, services.config.storage.path),
     )
     return render_dashboard(data)
 

@@ -7,7 +7,8 @@ with a signature trailer line; a CSV's signature is `GET consents.csv.sig` with 
 query plus `head=<seq>`, which regenerates the same bytes and signs them. The CLI's `export`
 writes through `write_export`, so a file and a download of the same range are identical.
 
-`GET verify` walks the chain: 200 with `ok: true`, or 409 with `ok: false` and the first
+`GET verify` walks the chain (from the last checkpoint; `?full=1` from the first record, see
+`adapters/store/chain.py`): 200 with `ok: true`, or 409 with `ok: false` and the first
 broken `seq` — a non-2xx status, so a monitoring probe (`curl -f`) notices a broken chain.
 """
 
@@ -90,15 +91,20 @@ class _ExportViews:
             **_NO_STORE, HEAD_HEADER: writer.head.header_value()})
 
     async def verify(self, request: Request) -> Response:
+        """`records`/`tombstones`: those checked now, after `resumed_from` (the checkpoint;
+        0 for a full walk)."""
         await authorise(self.services, request)
-        head, verdict = await walk_chain(self.services.store)
+        full = request.query_params.get("full", "0")
+        if full not in ("0", "1"):
+            raise BadRequest("full must be 0 or 1", field="full")
+        walk = await walk_chain(self.services.store, full=full == "1")
+        verdict, head = walk.verdict, walk.head.to_json()
         if isinstance(verdict, ChainBreak):
-            body = {"ok": False, "seq": verdict.seq, "reason": verdict.reason,
-                    "head": head.to_json()}
+            body = {"ok": False, "seq": verdict.seq, "reason": verdict.reason, "head": head}
             return JSONResponse(body, status_code=409, headers=_NO_STORE)
         return JSONResponse({"ok": True, "records": verdict.checked,
-                             "tombstones": verdict.tombstones, "head": head.to_json()},
-                            headers=_NO_STORE)
+                             "tombstones": verdict.tombstones, "head": head,
+                             "resumed_from": walk.resumed_from}, headers=_NO_STORE)
 
     async def _writer(self, request: Request, fmt: ExportFormat) -> ExportWriter:
         query = parse_export_query(request.query_params.multi_items())

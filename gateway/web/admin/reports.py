@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from gateway.core.analytics.events import AnalyticsEvent
-from gateway.core.analytics.stats import compute_stats
 from gateway.core.errors import BadRequest
 from gateway.services.wiring import Services
 
@@ -56,17 +54,6 @@ def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 async def site_stats(services: Services, site: str, start: date, end: date) -> dict[str, Any]:
-    """`compute_stats` over the site's stored events, plus the bots counted (not stored)."""
-    since, until = day_bounds(start, end)
-    events: list[AnalyticsEvent] = [
-        event async for event in services.store.iter_events(site=site, since=since, until=until)
-    ]
-    settings = services.config.analytics
-    body = compute_stats(
-        events, site=site, start=start, end=end,
-        session_gap=timedelta(minutes=settings.session_minutes),
-        min_visitors=settings.min_group_visitors,
-    )
-    bots = await services.store.bot_counts(site, start, end)
-    body["bots"] = sum(bots.values())
-    return body
+    """The stats JSON of the site over the range, plus the bots counted (not stored),
+    computed by the store (`services.reports`), never from events here."""
+    return await services.reports.stats(site, start, end)

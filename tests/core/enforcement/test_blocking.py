@@ -12,13 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.core.enforcement import blocking
-from gateway.core.enforcement.blocking import (
-    _INLINE_CAP,
-    _TAG_CAP,
-    BlockRule,
-    ScriptBlocker,
-    category_for_url,
-)
+from gateway.core.enforcement.blocking import _INLINE_CAP, _TAG_CAP, ScriptBlocker
+from gateway.core.enforcement.rules import BlockRule, category_for_url
 from gateway.core.types import OPTIONAL_CATEGORIES, Category
 
 RULES = (
@@ -28,6 +23,8 @@ RULES = (
     BlockRule("youtube.com", "marketing"),
     BlockRule("youtube-nocookie.com", "marketing"),
     BlockRule("matomo.example", "analytics", ("_paq.push",)),
+    BlockRule("", "marketing", urls=("www.facebook.com/tr", "www.facebook.com/tr?*")),
+    BlockRule("", "analytics", paths=("*/matomo.js", "*/matomo.php")),
 )
 EVERYTHING = frozenset(OPTIONAL_CATEGORIES)
 
@@ -188,16 +185,14 @@ def test_the_gtag_page_is_untouched_when_analytics_is_granted() -> None:
     assert rewrite(GA_PAGE, frozenset({"analytics"})) == GA_PAGE
 
 
-def test_the_facebook_pixel_snippet_is_neutralised_without_marketing_consent() -> None:
+def test_the_facebook_pixel_snippet_and_its_noscript_image_are_neutralised() -> None:
     out = rewrite(FB_PAGE)
     assert b'<script type="text/plain" data-consent-category="marketing">\n!function' in out
     assert out == FB_PAGE.replace(
         b"<script>", b'<script type="text/plain" data-consent-category="marketing">'
+    ).replace(b"<img height", b'<img data-consent-category="marketing" height').replace(
+        b"     src=", b"     data-src="
     )
-
-
-def test_the_facebook_tracking_image_is_left_alone() -> None:
-    assert FB_IMAGE in rewrite(FB_PAGE)
 
 
 def test_the_facebook_pixel_is_untouched_when_marketing_is_granted() -> None:
@@ -316,18 +311,123 @@ def test_an_inline_script_cut_off_by_the_end_of_the_file_is_still_judged() -> No
     )
 
 
-def test_a_tracking_iframe_inside_noscript_is_blocked_too() -> None:
+def test_a_tracking_iframe_inside_noscript_is_blocked_without_a_placeholder() -> None:
+    # Without JavaScript nothing could bring it back, so nothing stands in for it.
     page = (
         b'<noscript><iframe src="https://www.googletagmanager.com/ns.html?id=GTM-X"'
         b' height="0" width="0"></iframe></noscript>'
     )
     assert rewrite(page) == (
-        b'<noscript><div class="cg-placeholder" data-category="analytics"'
-        b' data-host="www.googletagmanager.com"></div>'
-        b'<iframe data-consent-category="analytics"'
+        b'<noscript><iframe data-consent-category="analytics"'
         b' data-src="https://www.googletagmanager.com/ns.html?id=GTM-X"'
         b' height="0" width="0"></iframe></noscript>'
     )
+
+
+# --- everything else that fetches ---------------------------------------------------------
+
+
+def test_a_pixel_image_loses_its_src_to_data_src() -> None:
+    assert rewrite(b'<img height="1" src="https://www.facebook.com/tr?id=1&amp;ev=PageView">') \
+        == (b'<img data-consent-category="marketing" height="1"'
+            b' data-src="https://www.facebook.com/tr?id=1&amp;ev=PageView">')
+
+
+def test_an_image_with_a_tracker_in_its_srcset_loses_both_url_attributes() -> None:
+    page = b'<img src="/a.jpg" srcset="/a.jpg 1x, https://www.youtube.com/b.jpg 2x" alt="A">'
+    assert rewrite(page) == (
+        b'<img data-consent-category="marketing" data-src="/a.jpg"'
+        b' data-srcset="/a.jpg 1x, https://www.youtube.com/b.jpg 2x" alt="A">'
+    )
+
+
+def test_a_picture_source_is_neutralised_and_its_fallback_image_kept() -> None:
+    page = (b'<picture><source type="image/webp" srcset="//i.ytimg.youtube.com/a.webp">'
+            b'<img src="/a.jpg" alt=""></picture>')
+    assert rewrite(page) == page.replace(
+        b'<source type="image/webp" srcset',
+        b'<source data-consent-category="marketing" type="image/webp" data-srcset',
+    )
+
+
+@pytest.mark.parametrize(
+    "rel", ["stylesheet", "preconnect", "dns-prefetch", "preload", "prefetch", "modulepreload",
+            "PreConnect", "icon preconnect"],
+)
+def test_a_link_that_fetches_from_a_tracker_loses_its_href(rel: str) -> None:
+    page = f'<link rel="{rel}" href="https://www.googletagmanager.com" crossorigin>'.encode()
+    assert rewrite(page) == (
+        f'<link data-consent-category="analytics" rel="{rel}"'
+        f' data-href="https://www.googletagmanager.com" crossorigin>'
+    ).encode()
+
+
+@pytest.mark.parametrize("rel", ["canonical", "alternate", "author", ""])
+def test_a_link_that_only_describes_is_left_alone(rel: str) -> None:
+    page = f'<link rel="{rel}" href="https://www.youtube.com/watch?v=1">'.encode()
+    assert rewrite(page) == page
+    assert rewrite(b'<link href="https://www.youtube.com/x">') == b'<link href="https://www.youtube.com/x">'
+
+
+def test_object_data_and_embed_src_are_neutralised() -> None:
+    assert rewrite(b'<object data="https://www.youtube.com/v/1" width=1></object>') == (
+        b'<object data-consent-category="marketing" data-data="https://www.youtube.com/v/1"'
+        b" width=1></object>"
+    )
+    assert rewrite(b"<EMBED SRC=//youtube.com/v/1>") == (
+        b'<EMBED data-consent-category="marketing" data-src=//youtube.com/v/1>'
+    )
+
+
+def test_a_noscript_pixel_is_neutralised_for_visitors_without_javascript() -> None:
+    page = b'<noscript><img src="https://www.facebook.com/tr?id=1&ev=PageView&noscript=1"/></noscript>'
+    assert rewrite(page) == page.replace(
+        b"<img src", b'<img data-consent-category="marketing" data-src'
+    )
+
+
+def test_an_iframe_after_a_noscript_gets_its_placeholder_again() -> None:
+    out = rewrite(b"<noscript><p>no JS</p></NoScript >" + YOUTUBE_IFRAME)
+    assert out.startswith(b'<noscript><p>no JS</p></NoScript ><div class="cg-placeholder"')
+
+
+def test_a_self_hosted_tool_is_found_by_its_path_on_any_host() -> None:
+    page = (b'<script src="/stats/matomo.js" async></script>'
+            b'<img src="https://stats.shop.example/matomo.php?idsite=1&amp;rec=1" alt="">')
+    assert rewrite(page) == (
+        b'<script type="text/plain" data-consent-category="analytics" src="/stats/matomo.js"'
+        b' async></script><img data-consent-category="analytics"'
+        b' data-src="https://stats.shop.example/matomo.php?idsite=1&amp;rec=1" alt="">'
+    )
+
+
+def test_first_party_files_that_only_resemble_a_trackers_path_are_left_alone() -> None:
+    page = (b'<link rel="stylesheet" href="/vendor/matomo-theme.css">'
+            b'<script src="/js/matomo.json.js"></script><img src="/static/pixel.gif">'
+            b'<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">')
+    assert rewrite(page) == page
+
+
+def test_an_inline_script_with_markers_of_two_categories_waits_for_both() -> None:
+    page = b"<script>gtag('js'); fbq('init', '1');</script>"
+    assert rewrite(page) == page.replace(
+        b"<script>", b'<script type="text/plain" data-consent-category="analytics marketing">'
+    )
+    assert rewrite(page, frozenset({"analytics"})) == page.replace(
+        b"<script>", b'<script type="text/plain" data-consent-category="marketing">'
+    )
+
+
+def test_a_url_without_slashes_after_its_scheme_still_names_its_host() -> None:
+    assert rewrite(b'<img src="https:www.facebook.com/tr?id=1">') == (
+        b'<img data-consent-category="marketing" data-src="https:www.facebook.com/tr?id=1">'
+    )
+
+
+def test_granting_the_category_leaves_every_fetching_element_alone() -> None:
+    page = (b'<img src="https://www.facebook.com/tr?id=1"><link rel=preconnect'
+            b' href=//youtube.com><noscript><iframe src=//youtube.com/e></iframe></noscript>')
+    assert rewrite(page, EVERYTHING) == page
 
 
 # --- attribute syntax ---------------------------------------------------------------------
@@ -456,6 +556,10 @@ HTML_PIECES = [
     b'title="a>b">', b"gtag('js')", b"fbq(1)", b"_paq.push([])", b"<!--", b"-->", b"<!-->",
     b"--!>", b"<!", b"<?x", b"</", b"<", b">", b'"', b"'", b"=", b" ", b"\n", b"<style>",
     b"</style>", b"<textarea>", b"</textarea>", b'<div title="', b"text", b"&amp;", b"<p>", b"/",
+    b"<img src=//www.facebook.com/tr?id=1>", b"<noscript>", b"</noscript>", b"</NOSCRIPT ",
+    b"<link rel=preconnect href=https://www.googletagmanager.com>", b"<object data=//youtube.com>",
+    b"<source srcset='/a.jpg 1x, https://matomo.example/p.gif 2x'>", b"<embed src=/x/matomo.js>",
+    b'<img src="/stats/matomo.php?rec=1" alt=x>', b'<img src="/a.png" alt="">',
 ]
 
 
@@ -645,6 +749,9 @@ TAG_BITS = [
     b"<p", b"<ab", b"</p", b"<a'", b'<a"', b"<a=", b"<Script", b"<scriptx", b"<Style", b"<title",
     b"<IFRAME", b"</script", b"<noscript>", b"<xmp>", b"</xmp>", b"<br/>", b"<3", b"<\xc3\xa9",
     b"src=//www.googletagmanager.com/a", b" src='//youtube.com/e'", b"type=module",
+    b"<img", b"<IMG", b"<source", b"<link", b"<embed", b"<object", b"<noscript", b"</noscript",
+    b" rel=stylesheet", b" href=//youtube.com/x", b" srcset='a 1x, //youtube.com/b 2x'",
+    b" data=//youtube.com/o", b" src=/m/matomo.js", b"&#47;",
 ]
 SHORTCUT_SOUP = st.lists(st.sampled_from(HTML_PIECES + TAG_BITS), max_size=60)
 

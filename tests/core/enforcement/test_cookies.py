@@ -10,10 +10,14 @@ import pytest
 from gateway.core.config import GatewayConfig
 from gateway.core.consent.cookie import Consent, granted_categories, new_consent_id
 from gateway.core.enforcement.cookies import (
+    CLASSIFICATION_CACHE,
+    Classification,
     CookieClassifier,
     filter_set_cookies,
+    script_cookie_domains,
     strip_request_cookies,
 )
+from gateway.core.enforcement.knowncookies import KnownCookie
 from gateway.core.types import OPTIONAL_CATEGORIES, Category
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -145,3 +149,69 @@ def test_stripping_without_consent_keeps_only_necessary_and_own_cookies(
     kept, dropped = strip_request_cookies(header, classifier, None, own_cookie="consent")
     assert kept == "consent=abc.def; session=Q2Fy"
     assert dropped == ["theme", "_ga", "ab_variant"]
+
+
+# ------------------------------------------------------ precedence: rule, catalogue, database
+
+HOTJAR = KnownCookie("_hj", "analytics", prefix=True, platform="Hotjar")
+DATABASE = (
+    KnownCookie("_hjSessionUser_", "necessary", prefix=True, platform="Hotjar",
+                description="Persists the Hotjar user id", retention="365 days"),
+    KnownCookie("PHPSESSID", "necessary", platform="PHP.net", description="PHP session",
+                retention="session"),
+    KnownCookie("_ga_", "analytics", prefix=True, platform="Google Analytics"),
+)
+
+
+def known(*rules: tuple[str, Category]) -> CookieClassifier:
+    return CookieClassifier(rules, catalogue=(HOTJAR,), database=DATABASE)
+
+
+def test_the_database_classifies_a_cookie_no_rule_names() -> None:
+    assert known().classify("PHPSESSID") == Classification(
+        "necessary", "database", "PHPSESSID", "PHP.net", "PHP session", "session")
+    assert known().classify("_ga_ABC").pattern == "_ga_*"
+
+
+def test_the_catalogue_beats_the_database_and_keeps_its_description() -> None:
+    # The database files Hotjar's user cookie under Functional; the catalogue knows better.
+    found = known().classify("_hjSessionUser_123")
+    assert (found.category, found.source, found.pattern) == ("analytics", "catalogue", "_hj*")
+    assert (found.platform, found.retention) == ("Hotjar", "365 days")
+
+
+def test_a_rule_beats_the_catalogue_and_the_database() -> None:
+    classifier = known(("_hjSessionUser_*", "necessary"), ("PHPSESSID", "marketing"))
+    hotjar, php = classifier.classify("_hjSessionUser_1"), classifier.classify("PHPSESSID")
+    assert (hotjar.category, hotjar.source, hotjar.pattern) == (
+        "necessary", "rule", "_hjSessionUser_*")
+    assert (php.category, php.source, php.description) == ("marketing", "rule", "PHP session")
+
+
+def test_a_cookie_none_of_them_knows_is_unknown_and_follows_the_policy() -> None:
+    assert known().classify("ab_variant") == Classification(None, "unknown")
+    assert not known().is_allowed("ab_variant", None, own_cookie="consent")
+    assert known().is_allowed("PHPSESSID", None, own_cookie="consent")
+
+
+def test_classifications_are_cached_within_a_bound() -> None:
+    classifier = known()
+    for n in range(CLASSIFICATION_CACHE + 100):
+        classifier.classify(f"made_up_{n}")
+    info = classifier.classify.cache_info()  # type: ignore[attr-defined]
+    assert info.currsize == CLASSIFICATION_CACHE
+    classifier.classify("PHPSESSID")
+    classifier.classify("PHPSESSID")
+    assert classifier.classify.cache_info().hits >= 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("host", "domains"), [
+    ("www.shop.example", ["shop.example", "www.shop.example"]),
+    ("shop.example:8443", ["shop.example"]),
+    ("a.b.c.d.e.example", ["e.example", "d.e.example", "c.d.e.example", "b.c.d.e.example"]),
+    ("localhost", []), ("localhost:8000", []), ("192.0.2.7", []), ("[2001:db8::1]:80", []),
+])
+def test_script_cookie_domains_are_the_hosts_parents_widest_first(
+    host: str, domains: list[str]
+) -> None:
+    assert script_cookie_domains(host) == domains

@@ -304,6 +304,33 @@ async def test_totals_decisions_and_consent_rate_are_on_the_page(
     assert 'class="unknown"' in body and "ab_bucket" in body
 
 
+async def test_the_inventory_shows_where_each_category_came_from_and_what_is_known(
+    admin: tuple[Services, httpx.AsyncClient],
+) -> None:
+    gateway, client = admin
+    ts = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    await gateway.store.record_cookies([
+        SeenCookie("demo", "PHPSESSID", "necessary", ts, ts, 4, "/", "", True,
+                   source="database"),
+        SeenCookie("demo", "_hjSessionUser_9", "analytics", ts, ts, 2, "/", "", False,
+                   source="catalogue", set_by="script"),
+        SeenCookie("demo", "ab_bucket", "unknown", ts, ts, 1, "/", "", False,
+                   source="unknown"),
+    ])
+    body = (await client.get(f"{ADMIN}?lang=en", headers=AUTH)).text
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>.*?</tr>", body, flags=re.S):
+        if found := re.search(r"<td><code>([^<]*)</code>", row):
+            rows[found.group(1)] = row
+    assert "cookie database" in rows["PHPSESSID"] and "PHP.net" in rows["PHPSESSID"]
+    assert "maintain user session variables" in rows["PHPSESSID"]
+    assert "Sessions" in rows["PHPSESSID"]  # the database's retention
+    hotjar = rows["_hjSessionUser_9"]
+    assert "tracker catalogue" in hotjar and "written by a page script" in hotjar
+    assert "Hotjar" in hotjar and "365 days" in hotjar
+    assert 'class="unknown"' in rows["ab_bucket"] and "nothing: unknown" in rows["ab_bucket"]
+
+
 def kpi(body: str, key: str) -> str:
     found = re.search(rf'class="kpi-{key}">.*?class="kpi-value">([^<]*)<', body)
     assert found, key

@@ -13,6 +13,7 @@ from gateway.adapters.store.sqlite.analytics import SQLiteAccessLog, SQLiteAnaly
 from gateway.adapters.store.sqlite.connection import BUSY_TIMEOUT_MS
 from gateway.adapters.store.sqlite.consentlog import SQLiteConsentLog
 from gateway.adapters.store.sqlite.inventory import SQLiteInventory
+from gateway.adapters.store.sqlite.reports import SQLiteReports
 from gateway.adapters.store.sqlite.retention import SQLiteRetention
 from gateway.adapters.store.sqlite.schema import MIGRATIONS
 
@@ -23,8 +24,8 @@ __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "SQLiteStore"]
 
 
 class SQLiteStore(
-    SQLiteConsentLog, SQLiteAnalytics, SQLiteAccessLog, SQLiteAbuse, SQLiteInventory,
-    SQLiteRetention,
+    SQLiteConsentLog, SQLiteAnalytics, SQLiteReports, SQLiteAccessLog, SQLiteAbuse,
+    SQLiteInventory, SQLiteRetention,
 ):
     """The whole store on one database file."""
 

@@ -1,5 +1,5 @@
 """Analytics events, bot tallies and the access log in SQLite: batches written as one
-statement each."""
+statement each; the visits and daily roll-ups (`visits.py`) kept in the same transaction."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
+from gateway.adapters.store.sqlite import visits
 from gateway.adapters.store.sqlite.connection import SQLiteConnection, insert_from_json
+from gateway.adapters.store.sqlite.visits import EVENT_COLUMNS as _EVENT_COLUMNS
 from gateway.core.analytics.events import AccessLogEntry, AnalyticsEvent
+from gateway.core.analytics.visits import ONE_MICROSECOND
 from gateway.core.consent.record import format_timestamp, parse_timestamp
 
-_EVENT_COLUMNS: Final = (
-    "site", "ts", "visitor", "type", "name", "path", "hostname", "referrer_host",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "country",
-    "region", "city", "browser", "os", "device", "screen_width", "props",
-)
 _INSERT_EVENT: Final = insert_from_json("analytics_events", _EVENT_COLUMNS)
 _SELECT_EVENTS: Final = f"SELECT id, {', '.join(_EVENT_COLUMNS)} FROM analytics_events"  # noqa: S608
 _ACCESS_COLUMNS: Final = ("ts", "site", "method", "path", "status", "duration_ms", "ip", "browser")
@@ -27,10 +25,62 @@ _ADD_BOTS: Final = """
 """
 
 
+# An erasure: the roll-ups of the visitor's days and their visits go with their events, and
+# each site losing events counts one more erasure (cached reports of it are not reused).
+_ERASE: Final = (
+    """INSERT INTO analytics_erasures (site, erasures)
+       SELECT DISTINCT site, 1 FROM analytics_events WHERE visitor = :visitor {site}
+       ON CONFLICT (site) DO UPDATE SET erasures = erasures + 1""",
+    """DELETE FROM visitor_days WHERE visitor = :visitor AND (site, day) IN (
+       SELECT DISTINCT site, substr(ts, 1, 10) FROM analytics_events
+       WHERE visitor = :visitor {site})""",
+    """DELETE FROM hit_days WHERE visitor = :visitor AND (site, day) IN (
+       SELECT DISTINCT site, substr(ts, 1, 10) FROM analytics_events
+       WHERE visitor = :visitor {site})""",
+    "DELETE FROM visits WHERE visitor = :visitor {site}",
+)
+
+
 class SQLiteAnalytics(SQLiteConnection):
+    async def open(self) -> None:
+        await super().open()
+        try:
+            await self._prepare_visits()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _prepare_visits(self) -> None:
+        """Take the configured visit gap (a change rebuilds every visit), then finish any
+        rebuild, a chunk of visitors per transaction, so other workers keep writing."""
+        failed = "could not build the visits"
+        async with self._write_transaction(failed) as conn:
+            async with conn.execute("SELECT gap_us FROM visit_settings") as cursor:
+                row = await cursor.fetchone()
+            stored = int(row[0]) if row else 0
+            wanted = self._configured_gap
+            if wanted is not None and wanted // ONE_MICROSECOND != stored:
+                stored = wanted // ONE_MICROSECOND
+                await conn.execute("UPDATE visit_settings SET gap_us = ?, rebuild_after = ''",
+                                   (stored,))
+        self._visit_gap = stored * ONE_MICROSECOND
+        while True:
+            async with self._write_transaction(failed) as conn:
+                async with conn.execute("SELECT rebuild_after FROM visit_settings") as cursor:
+                    row = await cursor.fetchone()
+                if row is None or row[0] is None:
+                    return
+                last = await visits.rebuild_chunk(conn, row[0], self._visit_gap)
+                await conn.execute("UPDATE visit_settings SET rebuild_after = ?", (last,))
+
     async def add_events(self, events: Sequence[AnalyticsEvent]) -> None:
-        rows = [_event_row(e) for e in events]
-        await self._write_json_batch(_INSERT_EVENT, rows, failed="could not write analytics events")
+        """The events, their roll-ups and their visits, in one transaction."""
+        if not events:
+            return
+        batch = visits.to_json(_event_row(e) for e in events)
+        async with self._write_transaction("could not write analytics events") as conn:
+            await conn.execute(_INSERT_EVENT, (batch,))
+            await visits.add_batch(conn, events, batch, self._visit_gap)
 
     async def iter_events(
         self, *, site: str | None = None, since: datetime | None = None,
@@ -50,11 +100,17 @@ class SQLiteAnalytics(SQLiteConnection):
                 yield _event_from_row(row[1:])
 
     async def erase_events(self, visitor: str, site: str | None = None) -> int:
-        """Delete every analytics event of one visitor pseudonym (on one site, if given)."""
-        sql, params = "DELETE FROM analytics_events WHERE visitor = :visitor", {"visitor": visitor}
-        if site is not None:
-            sql, params = sql + " AND site = :site", {**params, "site": site}
-        return await self._write_counted(sql, params, failed="could not erase analytics events")
+        """Delete every analytics event of one visitor pseudonym (on one site, if given),
+        with the visits and roll-ups made of them."""
+        only = "" if site is None else "AND site = :site"
+        params = {"visitor": visitor, "site": site}
+        async with self._write_transaction("could not erase analytics events") as conn:
+            for statement in _ERASE:
+                await conn.execute(statement.format(site=only), params)
+            cursor = await conn.execute(
+                f"DELETE FROM analytics_events WHERE visitor = :visitor {only}",  # noqa: S608
+                params)
+        return max(cursor.rowcount, 0)
 
     async def add_bot_counts(self, counts: Mapping[tuple[str, date], int]) -> None:
         rows = [(site, day.isoformat(), n) for (site, day), n in counts.items()]

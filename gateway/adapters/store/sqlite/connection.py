@@ -1,5 +1,6 @@
-"""What every part of the SQLite store stands on: the two connections (one writer, one reader:
-WAL lets reads run beside a write), opening and closing, transactions, paged reads, and the
+"""What every part of the SQLite store stands on: the three connections (one writer, one
+reader, one for reports: WAL lets reads run beside a write, and a report of seconds never
+delays a health check or an export), opening and closing, transactions, paged reads, and the
 one place where a `sqlite3.Error` becomes a `StoreError`."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,6 +21,9 @@ from gateway.core.errors import StoreError
 
 BUSY_TIMEOUT_MS: Final = 10_000
 READ_BATCH: Final = 500
+# A report sorts up to a few hundred thousand rows; what does not fit spills to a temporary
+# file rather than growing the process (a page cache of 16 MiB).
+REPORT_CACHE_KIB: Final = 16_384
 
 Params = Sequence[Any] | Mapping[str, Any]
 
@@ -43,10 +48,18 @@ def insert_from_json(table: str, columns: tuple[str, ...]) -> str:
 
 
 class SQLiteConnection:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, session_gap: timedelta | None = None) -> None:
+        """`session_gap`: the configured `analytics.session_minutes`; a store opened with
+        a different one than its visits were built with rebuilds them. None (tools that
+        only read or purge): keep what the database says."""
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._reports: aiosqlite.Connection | None = None
+        self._configured_gap = session_gap
+        self._visit_gap = session_gap or timedelta(minutes=30)
+        # One report at a time on the reports connection (each is a read transaction).
+        self._report_lock = asyncio.Lock()
         # One connection cannot hold two transactions at once; this lock only keeps this
         # process's coroutines from interleaving on it. Ordering between processes is the
         # database's BEGIN IMMEDIATE.
@@ -62,6 +75,9 @@ class SQLiteConnection:
                 await self._writer.execute("PRAGMA journal_mode=WAL")
                 await migrate(self._writer)
                 self._reader = await self._connect()
+                self._reports = await self._connect()
+                await self._reports.execute(f"PRAGMA cache_size=-{REPORT_CACHE_KIB}")
+                await self._reports.execute("PRAGMA query_only=1")
             except sqlite3.Error:
                 await self.close()
                 raise
@@ -80,10 +96,10 @@ class SQLiteConnection:
         return conn
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
+        for conn in (self._reports, self._reader, self._writer):
             if conn is not None:
                 await conn.close()
-        self._reader = self._writer = None
+        self._reports = self._reader = self._writer = None
 
     async def ping(self) -> None:
         await self._read("SELECT 1", (), failed="database does not answer")
@@ -113,6 +129,21 @@ class SQLiteConnection:
             if len(rows) < READ_BATCH:
                 return
             last = int(rows[-1][0])
+
+    @contextlib.asynccontextmanager
+    async def _report_snapshot(self, failed: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The reports connection inside one read transaction, so every query of a report
+        sees the same data; one report at a time in this process."""
+        conn = self._require(self._reports)
+        async with self._report_lock:
+            with failures_named(failed):
+                try:
+                    await conn.execute("BEGIN")
+                    yield conn
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await _rollback(conn)
+                    raise
 
     @contextlib.asynccontextmanager
     async def _writing(self, failed: str) -> AsyncIterator[aiosqlite.Connection]:

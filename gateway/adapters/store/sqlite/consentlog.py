@@ -70,11 +70,11 @@ class SQLiteConsentLog(SQLiteConnection):
                 yield _entry_from_row(row)
 
     async def iter_consent_pages(
-        self, filters: ConsentFilter, *, up_to_seq: int
+        self, filters: ConsentFilter, *, up_to_seq: int, after_seq: int = 0
     ) -> AsyncIterator[Sequence[LogEntry]]:
         where, params = _export_conditions(filters)
         sql = f"{_SELECT_ENTRIES} WHERE seq > ? AND seq <= ?{where} ORDER BY seq LIMIT ?"
-        async for rows in self._keyset_pages(sql, (up_to_seq, *params), after=0,
+        async for rows in self._keyset_pages(sql, (up_to_seq, *params), after=after_seq,
                                               failed=_READ_FAILED):
             yield [_entry_from_row(row) for row in rows]
 
@@ -82,6 +82,18 @@ class SQLiteConsentLog(SQLiteConnection):
         rows = await self._read(f"{_SELECT} WHERE consent_id = ? ORDER BY seq", (consent_id,),
                                 failed="cannot read the history of a consent id")
         return [_from_row(row) for row in rows]
+
+    async def chain_checkpoint(self) -> tuple[int, str] | None:
+        rows = await self._read("SELECT seq, hash FROM chain_checkpoint WHERE id = 1", (),
+                                failed="cannot read the chain checkpoint")
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    async def save_chain_checkpoint(self, seq: int, chain_hash: str) -> None:
+        await self._write_counted(
+            "INSERT OR REPLACE INTO chain_checkpoint (id, seq, hash, verified_at) "
+            "VALUES (1, ?, ?, ?)", (seq, chain_hash, format_timestamp(datetime.now(UTC))),
+            failed="could not save the chain checkpoint",
+        )
 
     async def erasures_after(self, seq: int) -> list[tuple[int, str, datetime]]:
         rows = await self._read(

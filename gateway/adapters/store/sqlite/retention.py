@@ -1,20 +1,30 @@
-"""Retention in SQLite: deletes and tombstones in batches, each one short transaction."""
+"""Retention in SQLite: deletes and tombstones in batches, each one short transaction. Old
+analytics events take their visits and roll-ups with them: those around the deleted events
+are rebuilt from what remains, in the same transaction, so a report stays exact."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final, Literal
 
+from gateway.adapters.store.sqlite import visits
 from gateway.adapters.store.sqlite.connection import SQLiteConnection
 from gateway.adapters.store.sqlite.schema import BLANKED
 from gateway.core.consent.record import format_timestamp
 from gateway.core.retention import ConsentCutoffs
 from gateway.core.retention import Table as RetentionTable
 
-# Retention deletes in batches; the subquery keeps each transaction short.
+# Retention deletes in batches; the subquery keeps each transaction short. Events go oldest
+# first, and the same batch is read first for the visits and roll-ups it touches.
+_OLD_EVENTS: Final = ("SELECT id, site, visitor, ts FROM analytics_events WHERE ts < ? "
+                      "ORDER BY ts, id LIMIT ?")
+_OLD_EVENT_SPANS: Final = ("SELECT site, visitor, min(ts), max(ts) "  # noqa: S608
+                           f"FROM ({_OLD_EVENTS}) GROUP BY site, visitor")
+_OLD_EVENT_DAYS: Final = ("SELECT DISTINCT site, visitor, substr(ts, 1, 10) "  # noqa: S608
+                          f"FROM ({_OLD_EVENTS})")
 _PURGE: Final = {
-    "analytics_events": "DELETE FROM analytics_events WHERE id IN "
-                        "(SELECT id FROM analytics_events WHERE ts < ? LIMIT ?)",
+    "analytics_events": "DELETE FROM analytics_events WHERE id IN "  # noqa: S608
+                        f"(SELECT id FROM ({_OLD_EVENTS}))",
     "access_log": "DELETE FROM access_log WHERE id IN "
                   "(SELECT id FROM access_log WHERE ts < ? LIMIT ?)",
     "bot_counts": "DELETE FROM bot_counts WHERE rowid IN "
@@ -52,8 +62,23 @@ class SQLiteRetention(SQLiteConnection):
     async def purge_before(self, table: RetentionTable, cutoff: datetime, limit: int) -> int:
         """Delete up to `limit` rows recorded before `cutoff`; returns how many went.
         One short transaction per call."""
+        if table == "analytics_events":
+            return await self._purge_events(cutoff, limit)
         return await self._write_counted(_PURGE[table], (_stored_cutoff(table, cutoff), limit),
                                          failed=f"could not delete old rows of {table}")
+
+    async def _purge_events(self, cutoff: datetime, limit: int) -> int:
+        params = (format_timestamp(cutoff), limit)
+        async with self._write_transaction("could not delete old rows of analytics_events") as conn:
+            async with conn.execute(_OLD_EVENT_SPANS, params) as cursor:
+                spans = [(row[0], row[1], row[2], row[3]) for row in await cursor.fetchall()]
+            async with conn.execute(_OLD_EVENT_DAYS, params) as cursor:
+                days = [(row[0], row[1], date.fromisoformat(row[2]))
+                        for row in await cursor.fetchall()]
+            cursor = await conn.execute(_PURGE["analytics_events"], params)
+            await visits.rebuild_windows(conn, spans, self._visit_gap)
+            await visits.recount_days(conn, days)
+        return max(cursor.rowcount, 0)
 
     async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:
         rows = await self._read(_COUNT_BEFORE[table], (_stored_cutoff(table, cutoff),),

@@ -136,6 +136,106 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # Erased consent ids stop counting as consent in every worker, read incrementally.
     ("CREATE INDEX consent_log_erasures ON consent_log (seq) WHERE action = 'erase'",),
+    (
+        # Where a cookie's category came from (rule, catalogue, database, unknown; before
+        # the shipped data only rules classified), and whether the upstream set it
+        # (`server`) or a page script wrote it (`script`).
+        "ALTER TABLE cookie_inventory ADD COLUMN source TEXT NOT NULL DEFAULT 'rule'",
+        "UPDATE cookie_inventory SET source = 'unknown' WHERE category = 'unknown'",
+        "ALTER TABLE cookie_inventory ADD COLUMN set_by TEXT NOT NULL DEFAULT 'server'",
+    ),
+    (
+        # Visits, kept at ingest in the events' transaction (`sqlite/visits.py`, the rule in
+        # `core/analytics/visits.py`): one row per visit, clustered by the UTC day it started
+        # so a report reads a range of days in order. Like the events: no address, no user
+        # agent, no consent id. (site, visitor, started_at) identifies a visit.
+        """CREATE TABLE visits (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            visitor TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            last_day TEXT NOT NULL,
+            duration_us INTEGER NOT NULL,
+            pageviews INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            bounce INTEGER NOT NULL,
+            entry_page TEXT NOT NULL,
+            exit_page TEXT NOT NULL,
+            referrer_host TEXT NOT NULL,
+            utm_source TEXT NOT NULL,
+            utm_medium TEXT NOT NULL,
+            utm_campaign TEXT NOT NULL,
+            utm_term TEXT NOT NULL,
+            utm_content TEXT NOT NULL,
+            country TEXT NOT NULL,
+            region TEXT NOT NULL,
+            city TEXT NOT NULL,
+            browser TEXT NOT NULL,
+            os TEXT NOT NULL,
+            device TEXT NOT NULL,
+            PRIMARY KEY (site, day, visitor, started_at)
+        ) WITHOUT ROWID""",
+        "CREATE UNIQUE INDEX visits_by_visitor ON visits (visitor, site, started_at)",
+        # Only a visit running past a UTC midnight can be cut by a report's range.
+        "CREATE INDEX visits_overnight ON visits (site, last_day) WHERE last_day > day",
+        # Daily roll-ups of what breakdowns count per hit, per visitor, so a report counts
+        # distinct visitors without reading events: where and on what (a custom event
+        # counts its visitor, not a pageview), and which page or custom event.
+        """CREATE TABLE visitor_days (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            visitor TEXT NOT NULL,
+            country TEXT NOT NULL,
+            region TEXT NOT NULL,
+            city TEXT NOT NULL,
+            browser TEXT NOT NULL,
+            os TEXT NOT NULL,
+            device TEXT NOT NULL,
+            pageviews INTEGER NOT NULL,
+            PRIMARY KEY (site, day, visitor, country, region, city, browser, os, device)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE hit_days (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            visitor TEXT NOT NULL,
+            type TEXT NOT NULL,
+            value TEXT NOT NULL,
+            hits INTEGER NOT NULL,
+            PRIMARY KEY (site, day, visitor, type, value)
+        ) WITHOUT ROWID""",
+        """INSERT INTO visitor_days
+           SELECT site, substr(ts, 1, 10), visitor, country, region, city, browser, os,
+                  device, sum(type = 'pageview')
+           FROM analytics_events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""",
+        """INSERT INTO hit_days
+           SELECT site, substr(ts, 1, 10), visitor, type,
+                  CASE WHEN type = 'pageview' THEN path ELSE name END, count(*)
+           FROM analytics_events GROUP BY 1, 2, 3, 4, 5""",
+        # The visit gap the visits were built with, and how far a rebuild has got (NULL:
+        # done; text: visitors after this one are still to do). Existing events get their
+        # visits when a store next opens, in short transactions.
+        """CREATE TABLE visit_settings (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            gap_us INTEGER NOT NULL,
+            rebuild_after TEXT
+        )""",
+        "INSERT INTO visit_settings (id, gap_us, rebuild_after) VALUES (1, 1800000000, '')",
+        # Bumped by every erasure, so a cached report of the site is not served again.
+        "CREATE TABLE analytics_erasures (site TEXT PRIMARY KEY, erasures INTEGER NOT NULL)",
+        # A visitor's events in time order: visits are rebuilt and clipped from these.
+        # (No report reads events by site and time any more.)
+        "CREATE INDEX analytics_events_by_visitor_time ON analytics_events (visitor, site, ts)",
+        "DROP INDEX analytics_events_by_visitor",
+        "DROP INDEX analytics_events_by_site_ts",
+        # The head of the last chain walk that got through: a routine check resumes there.
+        """CREATE TABLE chain_checkpoint (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            verified_at TEXT NOT NULL
+        )""",
+    ),
 )
 
 

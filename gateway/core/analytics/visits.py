@@ -1,0 +1,169 @@
+"""Visits (pure): how a visitor's events form visits — the rule the store keeps at ingest.
+
+The same rule as the oracle `stats.compute_stats` (Plausible's): a visitor's hits, taken in
+*hit order*, belong to one visit while each follows the previous one by at most `gap`; the
+visit counts on the UTC day its first hit falls on, also when it runs past midnight. Its
+sources (referrer, UTM) are those of its first hit, a pageview or a custom event; its entry
+page is the path of its first pageview, its exit page that of its last. A bounce is a visit
+of one pageview and nothing else.
+
+Hit order is time, then, for hits of the same microsecond, custom events before pageviews,
+then the remaining fields: so the same events give the same visits whatever order they
+arrived in, in whatever batches, in whichever worker.
+
+The store (`adapters/store/sqlite/visits.py`) feeds hits in and keeps the `Visit` values it
+gets back; reports clip visits at the range edges with `sessionise` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
+
+from gateway.core.analytics.events import AnalyticsEvent
+
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+class Hit(NamedTuple):
+    """What a visit needs of one stored event. A tuple whose field order *is* hit order."""
+
+    ts: datetime
+    pageview: bool
+    path: str
+    referrer_host: str = ""
+    hostname: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_term: str = ""
+    utm_content: str = ""
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    browser: str = ""
+    os: str = ""
+    device: str = ""
+
+    @classmethod
+    def of(cls, event: AnalyticsEvent) -> Hit:
+        return cls(
+            ts=utc(event.ts), pageview=event.type == "pageview", path=event.path,
+            referrer_host=event.referrer_host, hostname=event.hostname,
+            utm_source=event.utm_source, utm_medium=event.utm_medium,
+            utm_campaign=event.utm_campaign, utm_term=event.utm_term,
+            utm_content=event.utm_content, country=event.country, region=event.region,
+            city=event.city, browser=event.browser, os=event.os, device=event.device,
+        )
+
+    @property
+    def source_host(self) -> str:
+        """The referrer as a visit's source: none for a link within the site itself."""
+        return "" if self.referrer_host == self.hostname else self.referrer_host
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One visit as the store keeps it; (`site`, `visitor`, `started_at`) identifies it.
+
+    `referrer_host` is empty for a direct visit (no referrer, or the site itself); the
+    location, browser, OS and device are those of its first hit.
+    """
+
+    site: str
+    visitor: str
+    started_at: datetime
+    ended_at: datetime
+    pageviews: int
+    events: int
+    entry_page: str
+    exit_page: str
+    referrer_host: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_term: str
+    utm_content: str
+    country: str
+    region: str
+    city: str
+    browser: str
+    os: str
+    device: str
+
+    @classmethod
+    def begin(cls, site: str, visitor: str, hit: Hit) -> Visit:
+        first = cls(
+            site=site, visitor=visitor, started_at=hit.ts, ended_at=hit.ts, pageviews=0,
+            events=0, entry_page="", exit_page="", referrer_host=hit.source_host,
+            utm_source=hit.utm_source, utm_medium=hit.utm_medium,
+            utm_campaign=hit.utm_campaign, utm_term=hit.utm_term, utm_content=hit.utm_content,
+            country=hit.country, region=hit.region, city=hit.city, browser=hit.browser,
+            os=hit.os, device=hit.device,
+        )
+        return first.extend(hit)
+
+    def extend(self, hit: Hit) -> Visit:
+        """This visit with `hit` added, a hit that comes after all of its own in hit order."""
+        if not hit.pageview:
+            return replace(self, ended_at=hit.ts, events=self.events + 1)
+        return replace(
+            self, ended_at=hit.ts, pageviews=self.pageviews + 1, exit_page=hit.path,
+            entry_page=self.entry_page if self.pageviews else hit.path,
+        )
+
+    def takes(self, hit: Hit, gap: timedelta) -> bool:
+        """Whether `hit`, coming after this visit in hit order, still belongs to it."""
+        return hit.ts - self.ended_at <= gap
+
+    @property
+    def day(self) -> date:
+        return self.started_at.date()
+
+    @property
+    def last_day(self) -> date:
+        return self.ended_at.date()
+
+    @property
+    def bounce(self) -> bool:
+        return self.pageviews == 1 and self.events == 0
+
+    @property
+    def duration_us(self) -> int:
+        return (self.ended_at - self.started_at) // ONE_MICROSECOND
+
+
+def utc(moment: datetime) -> datetime:
+    """As the store writes it: UTC (a naive time is taken as UTC, as the oracle does)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def sessionise(site: str, visitor: str, hits: Iterable[Hit], gap: timedelta) -> list[Visit]:
+    """All the visits of one visitor's hits (any order)."""
+    return continue_visits(None, site, visitor, sorted(hits), gap)
+
+
+def continues(latest: Visit | None, ordered: list[Hit]) -> bool:
+    """Whether hits in hit order can simply be added after `latest`, the visitor's newest
+    visit: they all come strictly later than it ended. A hit at or before that instant
+    may belong inside an earlier visit, or join two: the store then rebuilds the visits
+    around it from the stored events."""
+    return latest is None or not ordered or ordered[0].ts > latest.ended_at
+
+
+def continue_visits(
+    latest: Visit | None, site: str, visitor: str, ordered: list[Hit], gap: timedelta
+) -> list[Visit]:
+    """The visits that change when hits in hit order (see `continues`) are added after
+    `latest`: `latest` extended (if the first hit is close enough), then any new ones."""
+    changed: dict[datetime, Visit] = {}  # by start: each visit once, in order
+    current = latest
+    for hit in ordered:
+        if current is not None and current.takes(hit, gap):
+            current = current.extend(hit)
+        else:
+            current = Visit.begin(site, visitor, hit)
+        changed[current.started_at] = current
+    return list(changed.values())
