@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -24,6 +23,7 @@ from gateway.core.consent.record import ChainBreak
 from gateway.core.enforcement.cookies import Classification, SeenCookie
 from gateway.core.errors import ConfigError, RequestError, StoreError
 from gateway.services.scan import add_scan_command, scan_command
+from gateway.web.server import run_server
 
 if TYPE_CHECKING:
     from gateway.adapters.store.chain import ChainWalk
@@ -136,8 +136,6 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     config_path = Path(args.config or default_config_path()).resolve()
     if args.upstream:
         # Worker processes build the app from the environment, so the override goes there.
@@ -151,42 +149,10 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port or config.server.port
     upstream = config.sites[0].upstream or "the built-in demo site"
-    print(f"consent-gateway on http://{host}:{port}/ in front of {upstream}", flush=True)
-    server_config = uvicorn.Config(
-        "gateway.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers or config.server.workers,
-        proxy_headers=False,  # we decide whom to trust (server.trusted_proxies)
-        server_header=False,
-        log_level="info",
-        # uvicorn's access log prints the full client address; no raw IP may be logged.
-        access_log=False,
-    )
-    sockets = [server_config.bind_socket()]
-    if config.server.admin_listen:
-        # A second socket for the admin routes; every worker serves both, and the app
-        # tells them apart by the port a request came in on.
-        print(f"admin on http://{config.server.admin_listen}/ (server.admin_listen)", flush=True)
-        sockets.append(_bind(config.server.admin_listen))
-    if server_config.workers == 1:
-        uvicorn.Server(server_config).run(sockets=sockets)
-    else:
-        from uvicorn.supervisors import Multiprocess
-
-        Multiprocess(server_config, sockets=sockets).run()
+    scheme = "https" if config.server.serves_https else "http"
+    print(f"consent-gateway on {scheme}://{host}:{port}/ in front of {upstream}", flush=True)
+    run_server(config, host=host, port=port, workers=args.workers or config.server.workers)
     return EXIT_OK
-
-
-def _bind(listen: str) -> socket.socket:
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, int(port)))
-    sock.set_inheritable(True)
-    return sock
 
 
 def _first_site_id(path: Path) -> str:

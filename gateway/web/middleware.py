@@ -77,6 +77,10 @@ class ConsentMiddleware:
         self.endpoints = build_endpoints(services, self.contexts)
         self.prefix = services.prefix
         self._admin_port = services.config.server.admin_port
+        server = services.config.server
+        # Only a gateway that terminates TLS itself may promise HTTPS for the host.
+        self._hsts = (server.hsts.header().encode() if server.serves_https and server.hsts.enabled
+                      else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -96,10 +100,15 @@ class ConsentMiddleware:
         started, began = self.services.clock(), time.perf_counter()
         status = 500  # unless a response starts: the app failed before answering
 
+        hsts = self._hsts if scope.get("scheme") == "https" else None
+
         async def send_noting_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if hsts is not None:
+                    message["headers"] = [*message.get("headers", ()),
+                                          (b"strict-transport-security", hsts)]
             await send(message)
 
         try:

@@ -34,6 +34,7 @@ from gateway.core.config.sites import (
     _Section,
     current_form,
 )
+from gateway.core.config.tls import TlsSettings
 from gateway.core.errors import ConfigError, ConfigProblem
 from gateway.core.types import CATEGORIES, LANGUAGES, Category
 
@@ -41,7 +42,7 @@ MAX_LIFETIME_DAYS = 395
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
-class ServerConfig(_Section):
+class ServerConfig(TlsSettings, _Section):
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     workers: int = Field(

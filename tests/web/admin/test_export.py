@@ -375,7 +375,7 @@ async def test_verify_reports_an_intact_chain_with_its_head(
     head_seq, head_hash = await gateway.store.chain_head()
     assert response.status_code == 200
     assert response.json() == {"ok": True, "records": 3, "tombstones": 1,
-                               "head": {"seq": head_seq, "hash": head_hash}}
+                               "head": {"seq": head_seq, "hash": head_hash}, "resumed_from": 0}
 
 
 async def test_verify_fails_naming_the_seq_of_a_changed_row(

@@ -61,7 +61,7 @@ _DAYS: Final = f"WITH {_VISITS} SELECT day, {_SUMMARY} FROM r GROUP BY day"
 _EDGES: Final = """
     SELECT site, visitor, max(started_at, :since), min(ended_at, :last_instant) FROM visits
     WHERE site = :site AND last_day > day AND last_day >= :first AND day <= :last
-      AND (day < :first)
+      AND (day < :first OR last_day > :last)
 """
 
 _DAYS_OF_SITE: Final = "site = :site AND day BETWEEN :first AND :last"
