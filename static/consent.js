@@ -67,7 +67,19 @@
       gtag("consent", "default", region);
     }
   };
-  const update = () => mode && consent() && gtag("consent", "update", signals(granted));
+  // Microsoft UET and Clarity read their own consent calls: queued for pages that use them.
+  const microsoft = () => {
+    if (!consent() || ![...D.scripts].some((s) => /bat\.bing\.com|clarity\.ms/.test(s.src + s.text))) return;
+    const v = (id) => (granted(id) ? "granted" : "denied");
+    (W.uetq = W.uetq || []).push("consent", "update", { ad_storage: v("marketing") });
+    const c = (W.clarity = W.clarity || function () { (c.q = c.q || []).push(arguments); });
+    c("consentv2", { ad_Storage: v("marketing"), analytics_Storage: v("analytics") });
+  };
+  const update = () => {
+    if (mode && consent()) gtag("consent", "update", signals(granted));
+    microsoft();
+  };
+  D.addEventListener("DOMContentLoaded", microsoft);
   if (mode) {
     W.dataLayer = W.dataLayer || [];
     if (!W.gtag) W.gtag = gtag;

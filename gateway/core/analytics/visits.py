@@ -150,7 +150,7 @@ def continues(latest: Visit | None, ordered: list[Hit]) -> bool:
     visit: they all come strictly later than it ended. A hit at or before that instant
     may belong inside an earlier visit, or join two: the store then rebuilds the visits
     around it from the stored events."""
-    return latest is None or not ordered or ordered[0].ts >= latest.ended_at
+    return latest is None or not ordered or ordered[0].ts > latest.ended_at
 
 
 def continue_visits(

@@ -44,10 +44,8 @@ from gateway.core.enforcement.markup import (
     RAW_END,
     RAW_TEXT,
     TAG,
-    TAG_NAME,
     Attr,
     first,
-    match_end,
     matched_attributes,
     scan_tag,
     tag_name,
@@ -284,8 +282,7 @@ class ScriptBlocker:
 
     def _on_tag(self, tag: bytes, out: bytearray) -> None:
         if tag[1:2] == b"/":  # end tags are copied; raw text was already left before them
-            if self._noscript and tag[2 : match_end(TAG_NAME, tag, 2, len(tag))].lower() \
-                    == b"noscript":
+            if self._noscript and tag_name(tag[1:]) == b"noscript":
                 self._noscript -= 1
             out += tag
             return
