@@ -1,10 +1,11 @@
 """`python -m bench`: every benchmark in sequence, one summary table, docs/benchmarks.md.
 
-Runs `bench.proxy`, `bench.ingest` and `bench.components` one after the other (never two at
-once: they share the machine), then prints a description of the machine, one table of every
-figure beside its baseline from the same run with its target, and each benchmark's absolute
-figures as context. The full run writes the same as markdown into `docs/benchmarks.md`
-(`--markdown PATH` elsewhere), between markers, so the hand-written parts of that file stay.
+Runs `bench.proxy`, `bench.ingest`, `bench.components` and `bench.scale` one after the other
+(never two at once: they share the machine), then prints a description of the machine, one
+table of every figure beside its baseline from the same run with its target, and each
+benchmark's absolute figures as context. The full run writes the same as markdown into
+`docs/benchmarks.md` (`--markdown PATH` elsewhere), between markers, so the hand-written parts
+of that file stay.
 `--quick` is a short smoke run (2 s per measurement, 20,000 events) that writes nothing unless
 `--markdown` is given. The soak test is separate: `python -m bench.soak`.
 """
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
-from bench import common, components, ingest, proxy
+from bench import common, components, ingest, proxy, scale
 from bench.common import REPO, Line, Report, Tool
 
 DEFAULT_MARKDOWN: Final = REPO / "docs" / "benchmarks.md"
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("bench.proxy", lambda work: proxy.run(tool, args.connections, duration, work)),
         ("bench.ingest", lambda work: ingest.run(tool, args.connections, duration, work)),
         ("bench.components", lambda work: components.run(work, sizes)),
+        ("bench.scale", lambda work: scale.run(work, *scale.default_sizes(quick=args.quick),
+                                               scale.REQUESTS)),
     ]
     reports: list[tuple[str, Report]] = []
     failed: list[str] = []

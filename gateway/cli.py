@@ -1,5 +1,5 @@
 """`consent-gateway` command line: serve, check-config, verify-log, config-docs, hash-token,
-purge, privacy-statement, cookies, export, verify-export, scan."""
+purge, privacy-statement, cookies, export, verify-export, scan, seed-demo."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from gateway.core.consent.record import ChainBreak
 from gateway.core.enforcement.cookies import Classification, SeenCookie
 from gateway.core.errors import ConfigError, RequestError, StoreError
 from gateway.services.scan import add_scan_command, scan_command
+from gateway.services.seeding import add_seed_command, seed_command
 from gateway.web.server import run_server
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export": _export,
         "verify-export": _verify_export,
         "scan": _scan,
+        "seed-demo": _seed_demo,
     }[args.command]
     return handler(args)
 
@@ -100,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
                        "with --stdin, and the line for admin.basic_users")
     _add_export_commands(commands)
     add_scan_command(commands)
+    add_seed_command(commands)
     return parser
 
 
@@ -121,6 +124,10 @@ def _load(args: argparse.Namespace) -> GatewayConfig | None:
 
 def _scan(args: argparse.Namespace) -> int:
     return scan_command(args, _load(args))
+
+
+def _seed_demo(args: argparse.Namespace) -> int:
+    return seed_command(args, _load(args))
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -91,6 +91,19 @@ async def events(request: Request) -> StreamingResponse:
                              headers={"Cache-Control": "no-cache"})
 
 
+BIG_CHUNK = b"b" * (1024 * 1024)
+BIG_CHUNKS = 64
+
+
+async def big(request: Request) -> StreamingResponse:
+    """64 MB as fast as the reader takes it: a slow client must not make the gateway
+    buffer it."""
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(BIG_CHUNKS):
+            yield BIG_CHUNK
+    return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
 def page(charset: str, *, lang: str = "fr") -> bytes:
     return PAGE.format(lang=lang, charset=charset, text=FRENCH).encode(charset)
 
@@ -125,6 +138,7 @@ def http_upstream_app() -> Starlette:
         Route("/chunked", chunked), Route("/events", events),
         Route("/latin1", latin1), Route("/utf16", utf16), Route("/gz", html_gzip),
         Route("/br", html_brotli), Route("/plain", html_plain, methods=["GET", "HEAD"]),
+        Route("/big", big),
         Route("/text", lambda request: PlainTextResponse(FRENCH)),
     ])
 

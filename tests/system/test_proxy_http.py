@@ -185,6 +185,27 @@ def test_server_sent_events_are_not_buffered(gateway: LiveServer) -> None:
     assert "data: tick 2" in rest
 
 
+def resident_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS"))
+    return int(line.split()[1]) / 1024
+
+
+def test_a_slow_client_does_not_make_the_gateway_hold_the_body(gateway: LiveServer) -> None:
+    assert gateway.process is not None
+    get(gateway, "/chunked")  # warm: the first proxied request loads code and a pool
+    before = resident_mb(gateway.process.pid)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        received = len(sock.recv(65536))
+        time.sleep(2)  # the upstream could have sent all 64 MB by now
+        peak = resident_mb(gateway.process.pid)
+        while received < 4 * 1024 * 1024 and (chunk := sock.recv(65536)):
+            received += len(chunk)
+    assert peak - before < 24, f"gateway grew {peak - before:.0f} MB for a reader that waits"
+
+
 @pytest.mark.browser
 def test_chromium_without_javascript_reads_injected_text_in_every_charset(
     gateway: LiveServer,

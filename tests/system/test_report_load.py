@@ -34,6 +34,7 @@ EVENTS: Final = 200_000
 BATCH: Final = 10_000
 FIRST_DAY: Final = date(2026, 10, 1)
 DAYS: Final = 30
+LAST_DAY: Final = FIRST_DAY + timedelta(days=DAYS - 1)
 TOKEN: Final = "report-load-test-token-0123456789abcdef"
 HEALTH_LIMIT_S: Final = 0.050
 
@@ -73,13 +74,15 @@ async def seed(path: Path, events: list[AnalyticsEvent]) -> None:
 def test_health_answers_within_50_ms_while_a_report_over_200k_events_runs(
     tmp_path: Path,
 ) -> None:
+    events = seeded_events(EVENTS)
     began = time.monotonic()
-    asyncio.run(seed(tmp_path / "gateway.sqlite3", seeded_events(EVENTS)))
+    asyncio.run(seed(tmp_path / "gateway.sqlite3", events))
     seeding = time.monotonic() - began
+    in_range = sum(e.ts.date() <= LAST_DAY for e in events)  # visits run past the last day
     server = LiveServer(tmp_path, "--workers", "1",
                         env={"GATEWAY_ADMIN_TOKEN_HASHES": token_hash(TOKEN)}).start()
     try:
-        latencies, report_s = health_during_report(server)
+        latencies, report_s = health_during_report(server, in_range)
     finally:
         server.stop()
     print(f"seeded {EVENTS:,} events in {seeding:.1f} s; report {report_s:.2f} s; "
@@ -88,20 +91,19 @@ def test_health_answers_within_50_ms_while_a_report_over_200k_events_runs(
     assert max(latencies) < HEALTH_LIMIT_S
 
 
-def health_during_report(server: LiveServer) -> tuple[list[float], float]:
+def health_during_report(server: LiveServer, pageviews: int) -> tuple[list[float], float]:
     """Health latencies measured while the stats request is under way, and its time."""
-    last = FIRST_DAY + timedelta(days=DAYS - 1)
     done = threading.Event()
     report: list[float] = []
 
     def ask_for_the_report() -> None:
         began = time.monotonic()
         with httpx.Client(base_url=server.url, timeout=120) as admin:
-            response = admin.get(f"/_consent/admin/stats?from={FIRST_DAY}&to={last}",
+            response = admin.get(f"/_consent/admin/stats?from={FIRST_DAY}&to={LAST_DAY}",
                                  headers={"Authorization": f"Bearer {TOKEN}"})
         report.append(time.monotonic() - began)
         done.set()
-        assert response.status_code == 200 and response.json()["totals"]["pageviews"] == EVENTS
+        assert response.status_code == 200 and response.json()["totals"]["pageviews"] == pageviews
 
     latencies: list[float] = []
     with httpx.Client(base_url=server.url, timeout=5) as client:

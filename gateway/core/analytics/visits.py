@@ -18,7 +18,7 @@ gets back; reports clip visits at the range edges with `sessionise` too.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
@@ -64,12 +64,14 @@ class Hit(NamedTuple):
         return "" if self.referrer_host == self.hostname else self.referrer_host
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Visit:
     """One visit as the store keeps it; (`site`, `visitor`, `started_at`) identifies it.
 
     `referrer_host` is empty for a direct visit (no referrer, or the site itself); the
-    location, browser, OS and device are those of its first hit.
+    location, browser, OS and device are those of its first hit. Mutable, and extended in
+    place: ingest runs this for every event on the event loop, where a copy per hit would
+    cost more than everything else it does.
     """
 
     site: str
@@ -103,16 +105,19 @@ class Visit:
             country=hit.country, region=hit.region, city=hit.city, browser=hit.browser,
             os=hit.os, device=hit.device,
         )
-        return first.extend(hit)
+        first.extend(hit)
+        return first
 
-    def extend(self, hit: Hit) -> Visit:
-        """This visit with `hit` added, a hit that comes after all of its own in hit order."""
+    def extend(self, hit: Hit) -> None:
+        """Add `hit`, a hit that comes after all of this visit's own in hit order."""
+        self.ended_at = hit.ts
         if not hit.pageview:
-            return replace(self, ended_at=hit.ts, events=self.events + 1)
-        return replace(
-            self, ended_at=hit.ts, pageviews=self.pageviews + 1, exit_page=hit.path,
-            entry_page=self.entry_page if self.pageviews else hit.path,
-        )
+            self.events += 1
+            return
+        if not self.pageviews:
+            self.entry_page = hit.path
+        self.pageviews += 1
+        self.exit_page = hit.path
 
     def takes(self, hit: Hit, gap: timedelta) -> bool:
         """Whether `hit`, coming after this visit in hit order, still belongs to it."""
@@ -137,6 +142,8 @@ class Visit:
 
 def utc(moment: datetime) -> datetime:
     """As the store writes it: UTC (a naive time is taken as UTC, as the oracle does)."""
+    if moment.tzinfo is UTC:
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -157,12 +164,13 @@ def continue_visits(
     latest: Visit | None, site: str, visitor: str, ordered: list[Hit], gap: timedelta
 ) -> list[Visit]:
     """The visits that change when hits in hit order (see `continues`) are added after
-    `latest`: `latest` extended (if the first hit is close enough), then any new ones."""
+    `latest`: `latest` extended in place (if the first hit is close enough), then any new
+    ones."""
     changed: dict[datetime, Visit] = {}  # by start: each visit once, in order
     current = latest
     for hit in ordered:
         if current is not None and current.takes(hit, gap):
-            current = current.extend(hit)
+            current.extend(hit)
         else:
             current = Visit.begin(site, visitor, hit)
         changed[current.started_at] = current

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 import aiosqlite
 
-from gateway.adapters.store.sqlite.connection import insert_from_json
+from gateway.adapters.store.sqlite.connection import insert_rows
 from gateway.core.analytics.events import AnalyticsEvent
 from gateway.core.analytics.visits import Hit, Visit, continue_visits, continues, sessionise
 from gateway.core.consent.record import format_timestamp
@@ -57,13 +57,8 @@ _KEY: Final = ("site", "day", "visitor", "started_at")
 REBUILD_CHUNK: Final = 500  # visitors per rebuild transaction
 
 
-def _pick(name: str) -> str:
-    return f"value ->> {EVENT_COLUMNS.index(name)}"
-
-
-_UPSERT_VISITS: Final = (
-    insert_from_json("visits", VISIT_COLUMNS) + " WHERE true ON CONFLICT "
-    f"({', '.join(_KEY)}) DO UPDATE SET "
+_UPSERT: Final = (
+    f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in VISIT_COLUMNS if c not in _KEY)
 )
 _LATEST: Final = f"""
@@ -95,43 +90,42 @@ HITS_IN: Final = f"""
      AND e.ts BETWEEN k.value ->> 2 AND k.value ->> 3
 """
 
-# The roll-ups of a batch, from the same JSON as the events' insert.
+# The roll-ups: what `events` (a FROM clause naming `analytics_events AS e`, with the
+# events to count) adds to each (site, day, visitor, ...) row. A batch adds the rows it
+# just inserted; a recount replaces the rows of some (site, visitor, day)s.
 _VISITOR_DAY: Final = ("country", "region", "city", "browser", "os", "device")
-_ADD_VISITOR_DAYS: Final = f"""
+_COUNT_VISITOR_DAYS: Final = f"""
     INSERT INTO visitor_days (site, day, visitor, {', '.join(_VISITOR_DAY)}, pageviews)
-    SELECT {_pick('site')}, substr({_pick('ts')}, 1, 10), {_pick('visitor')},
-           {', '.join(_pick(c) for c in _VISITOR_DAY)}, sum({_pick('type')} = 'pageview')
-    FROM json_each(?) WHERE true GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    SELECT e.site, substr(e.ts, 1, 10), e.visitor, {', '.join(f'e.{c}' for c in _VISITOR_DAY)},
+           sum(e.type = 'pageview')
+    FROM {{events}} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
     ON CONFLICT (site, day, visitor, {', '.join(_VISITOR_DAY)})
     DO UPDATE SET pageviews = pageviews + excluded.pageviews
 """
-_ADD_HIT_DAYS: Final = f"""
+_COUNT_HIT_DAYS: Final = """
     INSERT INTO hit_days (site, day, visitor, type, value, hits)
-    SELECT {_pick('site')}, substr({_pick('ts')}, 1, 10), {_pick('visitor')}, {_pick('type')},
-           CASE WHEN {_pick('type')} = 'pageview' THEN {_pick('path')} ELSE {_pick('name')} END,
-           count(*)
-    FROM json_each(?) WHERE true GROUP BY 1, 2, 3, 4, 5
+    SELECT e.site, substr(e.ts, 1, 10), e.visitor, e.type,
+           CASE WHEN e.type = 'pageview' THEN e.path ELSE e.name END, count(*)
+    FROM {events} GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (site, day, visitor, type, value) DO UPDATE SET hits = hits + excluded.hits
 """
+_BATCH: Final = "analytics_events AS e WHERE e.id BETWEEN ? AND ?"
+_ADD_BATCH: Final = tuple(sql.format(events=_BATCH) for sql in (_COUNT_VISITOR_DAYS,
+                                                                 _COUNT_HIT_DAYS))
 
 # Recounting the roll-ups of (site, visitor, day, day's first instant, next day's) keys.
 _DAY_KEYS: Final = "SELECT value ->> 0, value ->> 2, value ->> 1 FROM json_each(?)"
 _DAY_EVENTS: Final = """
-    FROM json_each(?) AS k JOIN analytics_events AS e
+    json_each(?) AS k JOIN analytics_events AS e
       ON e.visitor = k.value ->> 1 AND e.site = k.value ->> 0
      AND e.ts >= k.value ->> 3 AND e.ts < k.value ->> 4
+    WHERE true
 """
 _RECOUNT: Final = (
     f"DELETE FROM visitor_days WHERE (site, day, visitor) IN ({_DAY_KEYS})",
     f"DELETE FROM hit_days WHERE (site, day, visitor) IN ({_DAY_KEYS})",
-    f"""INSERT INTO visitor_days
-        SELECT e.site, k.value ->> 2, e.visitor, {', '.join(f'e.{c}' for c in _VISITOR_DAY)},
-               sum(e.type = 'pageview')
-        {_DAY_EVENTS} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""",
-    f"""INSERT INTO hit_days
-        SELECT e.site, k.value ->> 2, e.visitor, e.type,
-               CASE WHEN e.type = 'pageview' THEN e.path ELSE e.name END, count(*)
-        {_DAY_EVENTS} GROUP BY 1, 2, 3, 4, 5""",
+    _COUNT_VISITOR_DAYS.format(events=_DAY_EVENTS),
+    _COUNT_HIT_DAYS.format(events=_DAY_EVENTS),
 )
 
 Window = tuple[str, str, str, str]  # site, visitor, first, last (stored times)
@@ -142,11 +136,14 @@ def to_json(rows: Iterable[Sequence[Any]]) -> str:
 
 
 async def add_batch(
-    conn: aiosqlite.Connection, events: Sequence[AnalyticsEvent], batch: str, gap: timedelta
+    conn: aiosqlite.Connection, events: Sequence[AnalyticsEvent], last_id: int,
+    gap: timedelta,
 ) -> None:
-    """After the events of `batch` (their insert's JSON) were inserted: roll-ups, visits."""
-    await conn.execute(_ADD_VISITOR_DAYS, (batch,))
-    await conn.execute(_ADD_HIT_DAYS, (batch,))
+    """After `events` were inserted (one statement: ids up to `last_id`, consecutive):
+    their roll-ups and visits."""
+    ids = (last_id - len(events) + 1, last_id)
+    for statement in _ADD_BATCH:
+        await conn.execute(statement, ids)
     groups: defaultdict[tuple[str, str], list[Hit]] = defaultdict(list)
     for event in events:
         groups[(event.site, event.visitor)].append(Hit.of(event))
@@ -175,7 +172,8 @@ async def _latest_visits(
 
 async def upsert_visits(conn: aiosqlite.Connection, visits: Sequence[Visit]) -> None:
     if visits:
-        await conn.execute(_UPSERT_VISITS, (to_json(visit_row(v) for v in visits),))
+        await insert_rows(conn, "visits", VISIT_COLUMNS, [visit_row(v) for v in visits],
+                          tail=_UPSERT)
 
 
 async def rebuild_windows(

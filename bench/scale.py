@@ -1,0 +1,410 @@
+"""`python -m bench.scale`: the admin reports and the chain check at 100,000 and 1,000,000 events.
+
+For each size (`--quick`: 20,000; `--full` adds 10,000,000) over 30 days, in a fresh SQLite
+file with the example config and the City GeoIP test database:
+
+- **seed**: the synthetic traffic of `seed-demo` (`gateway/services/seeding.py`, the real
+  browsers of `bench/user_agents.txt`) through the real pipeline, written by the *bulk path*
+  (`seed(bulk=True)`: the store's batch API, 10,000 events a transaction, no consent-log
+  records; `seed-demo` itself goes through the batch writer and records every decision, which
+  is slower); events/s and bytes on disk per event (database + WAL after closing);
+- **reports**: a child process builds the gateway (services + middleware + demo site), then
+  asks the stats JSON and the dashboard ~10 times each over the 30 days through
+  `httpx.ASGITransport` with an admin token — the report cache switched off, so each is
+  computed. p50/p99 against a plain `count(*)` of the range by `sqlite3` (the cheapest full
+  answer a database gives); the longest event-loop stall during the reports (a ticker every
+  5 ms measuring its lateness) against the same ticker idle; peak RSS during the reports
+  (`VmHWM` reset before them through /proc/self/clear_refs) against idle RSS.
+- **verify**: `--consents` records (100,000; `--full`: 1,000,000) sealed and inserted in bulk,
+  then the full walk (`verify-log --full`), 1,000 decisions appended the ordinary way, and the
+  routine walk from the checkpoint the full walk left.
+
+Writes the `scale` section of docs/benchmarks.md (or `--markdown PATH`; `--quick` writes
+only with `--markdown`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from bench import common
+from bench.common import CONFIG, REPO, SECRET_KEY, Line, Report, percentile
+from bench.components import CITY_DB, user_agents
+
+SIZES: Final = (100_000, 1_000_000)
+FULL_SIZE: Final = 10_000_000
+QUICK_SIZE: Final = 20_000
+DAYS: Final = 30
+REQUESTS: Final = 10
+CONSENTS: Final = 100_000
+FULL_CONSENTS: Final = 1_000_000
+APPENDED: Final = 1_000
+TICK_S: Final = 0.005
+TOKEN: Final = "bench-scale-admin-token-0123456789abcdef"
+NOW: Final = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+DEFAULT_MARKDOWN: Final = REPO / "docs" / "benchmarks.md"
+
+
+def env_for(db: Path) -> dict[str, str]:
+    from gateway.web.admin import token_hash
+
+    return {"GATEWAY_SERVER_SECRET_KEYS": SECRET_KEY, "GATEWAY_STORAGE_PATH": str(db),
+            "GATEWAY_ANALYTICS_GEOIP_DATABASE": str(CITY_DB),
+            "GATEWAY_ABUSE_ENABLED": "false", "GATEWAY_ADMIN_TOKEN_HASHES": token_hash(TOKEN),
+            "GATEWAY_RETENTION_ANALYTICS_DAYS": "3650"}
+
+
+def load(db: Path) -> Any:
+    from gateway.adapters.configfile import load_config
+
+    return load_config(REPO / CONFIG, env_for(db))
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+async def seed_events(db: Path, events: int) -> tuple[float, int]:
+    """Seconds and events stored, through the bulk path."""
+    from gateway.services.seeding import SeedClock, plan_for, seed
+    from gateway.services.wiring import build_services
+
+    config = load(db)
+    site = config.sites[0]
+    clock = SeedClock(NOW)
+    services = build_services(config, clock=clock)
+    await services.start()
+    try:
+        plan = plan_for(site, events=events, days=DAYS, now=NOW,
+                        user_agents=tuple(user_agents()))
+        result = await seed(services, clock, site, plan, bulk=True, progress=_progress)
+    finally:
+        await services.stop()
+    sys.stderr.write("\n")
+    return result.seconds, result.events
+
+
+def _progress(sent: int, total: int) -> None:
+    if sent % 50_000 == 0 or sent == total:
+        sys.stderr.write(f"\r    seeding {sent:,} of {total:,}")
+        sys.stderr.flush()
+
+
+def disk_bytes(db: Path) -> int:
+    return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+
+
+def baseline_count(db: Path) -> tuple[float, int]:
+    """p50 of a plain count of the range's events (sqlite3, no gateway), and the count."""
+    first, last = range_days()
+    times, count = [], 0
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for _ in range(5):
+            began = time.perf_counter()
+            count = conn.execute("SELECT count(*) FROM analytics_events WHERE site = 'demo' "
+                                 "AND ts >= ? AND ts < ?",
+                                 (first, (datetime.fromisoformat(last) + timedelta(days=1))
+                                  .date().isoformat())).fetchone()[0]
+            times.append(time.perf_counter() - began)
+    return sorted(times)[len(times) // 2], int(count)
+
+
+def range_days() -> tuple[str, str]:
+    last = NOW.date()
+    return (last - timedelta(days=DAYS - 1)).isoformat(), last.isoformat()
+
+
+# --------------------------------------------------------------------------- the report child
+
+
+class Ticker:
+    """How late a 5 ms sleep wakes up: the longest stall of the event loop while it runs."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + TICK_S
+            await asyncio.sleep(TICK_S)
+            self.longest = max(self.longest, loop.time() - due)
+
+    def __enter__(self) -> Ticker:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+async def child_reports(db: Path, requests: int) -> dict[str, Any]:
+    import httpx
+
+    import gateway.services.reports
+    from gateway.services.wiring import build_services
+    from gateway.web.demo import demo_app
+    from gateway.web.middleware import ConsentMiddleware
+
+    # Every request computes its report (the 15 s cache would answer the repeats).
+    gateway.services.reports.CACHE_SECONDS = 0.0  # type: ignore[misc]
+    services = build_services(load(db))
+    await services.start()
+    first, last = range_days()
+    app = ConsentMiddleware(demo_app(), services=services)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost",
+                                 headers=headers, timeout=600) as client:
+        assert (await client.get("/_consent/health")).status_code == 200
+        with Ticker() as idle:
+            await asyncio.sleep(1.0)
+        idle_rss = common.proc_status()["VmRSS"]
+        hwm_reset = _reset_peak_rss()
+        pageviews = 0
+
+        async def stats() -> None:
+            nonlocal pageviews
+            response = await client.get(f"/_consent/admin/stats?from={first}&to={last}")
+            response.raise_for_status()
+            pageviews = response.json()["totals"]["pageviews"]
+
+        async def dashboard() -> None:
+            response = await client.get(f"/_consent/admin/?from={first}&to={last}")
+            response.raise_for_status()
+
+        with Ticker() as busy:
+            stats_times = await timed(stats, requests)
+            dashboard_times = await timed(dashboard, requests)
+        peak = common.proc_status()["VmHWM"]
+    await services.stop()
+    return {"idle_rss": idle_rss, "peak_rss": peak, "hwm_reset": hwm_reset,
+            "idle_stall": idle.longest, "stall": busy.longest, "stats": stats_times,
+            "dashboard": dashboard_times, "pageviews": pageviews}
+
+
+async def timed(call: Callable[[], Awaitable[None]], count: int) -> list[float]:
+    await call()  # warm-up: connections opened, pages of the file cached
+    times = []
+    for _ in range(count):
+        began = time.perf_counter()
+        await call()
+        times.append(time.perf_counter() - began)
+    return sorted(times)
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def run_child(db: Path, requests: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--child-reports", str(db),
+         "--requests", str(requests)],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"the report child failed:\n{done.stdout}{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --------------------------------------------------------------------------- verify
+
+
+async def verify_figures(db: Path, records: int) -> dict[str, float]:
+    from gateway.adapters.store.chain import walk_chain
+    from gateway.adapters.store.sqlite import SQLiteStore
+    from gateway.adapters.store.sqlite.consentlog import _to_row
+    from gateway.core.consent.record import FIELDS, GENESIS_HASH, ConsentDraft, seal
+
+    store = SQLiteStore(db)
+    await store.open()
+    await store.close()
+    began = time.perf_counter()
+    insert = (f"INSERT INTO consent_log ({', '.join(FIELDS)}) "
+              f"VALUES ({', '.join('?' for _ in FIELDS)})")
+    prev, rows = GENESIS_HASH, []
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for seq in range(1, records + 1):
+            draft = ConsentDraft(
+                recorded_at=NOW - timedelta(seconds=records - seq), consent_id=f"c{seq:021d}",
+                site="demo", action="accept_all" if seq % 3 else "reject_all", source="banner",
+                granted=("necessary", "analytics") if seq % 3 else ("necessary",),
+                denied=() if seq % 3 else ("preferences", "analytics", "marketing"),
+                revision=1, banner_hash="0" * 64, language="en", ip="81.2.69.0",
+                user_agent="Firefox on Linux", page="/", gpc=False)
+            record = seal(draft, seq=seq, prev_hash=prev)
+            prev = record.hash
+            rows.append(_to_row(record))
+            if len(rows) == 10_000 or seq == records:
+                conn.executemany(insert, rows)
+                rows = []
+        conn.execute("INSERT OR REPLACE INTO consent_chain_head (id, seq, hash) "
+                     "VALUES (1, ?, ?)", (records, prev))
+        conn.commit()
+    built = time.perf_counter() - began
+    await store.open()
+    try:
+        began = time.perf_counter()
+        full = await walk_chain(store, full=True)
+        full_s = time.perf_counter() - began
+        assert full.verdict.checked == records, full.verdict  # type: ignore[union-attr]
+        await append_decisions(store, APPENDED)
+        began = time.perf_counter()
+        routine = await walk_chain(store)
+        routine_s = time.perf_counter() - began
+        assert routine.resumed_from == records, routine
+    finally:
+        await store.close()
+    return {"built": built, "full": full_s, "routine": routine_s}
+
+
+async def append_decisions(store: Any, count: int) -> None:
+    from dataclasses import replace
+
+    from gateway.core.consent.record import ConsentDraft
+
+    draft = ConsentDraft(NOW, "appended", "demo", "accept_all", "banner",
+                         ("necessary", "analytics"), (), 1, "0" * 64, "en", "81.2.69.0",
+                         "Firefox on Linux", "/", False)
+    for n in range(count):
+        await store.append_consent(replace(draft, consent_id=f"a{n:021d}"))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def size_lines(workdir: Path, events: int, requests: int) -> tuple[list[Line], str]:
+    db = workdir / f"scale-{events}.sqlite3"
+    label = f"{events:,} events"
+    print(f"  {label}: seeding …", flush=True)
+    seconds, stored = asyncio.run(seed_events(db, events))
+    per_event = disk_bytes(db) / stored
+    count_s, in_range = baseline_count(db)
+    print(f"  {label}: reports …", flush=True)
+    child = run_child(db, requests)
+    target = 3.0 if events >= FULL_SIZE else 0.5
+    lines = [Line(f"seed, {label} (bulk path)", "—", f"{stored / seconds:,.0f} events/s",
+                  f"{seconds:,.0f} s"),
+             Line(f"disk per event, {label}", "—", f"{per_event:,.0f} B", "—")]
+    for name in ("stats", "dashboard"):
+        times = child[name]
+        p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
+        lines.append(Line(f"{name} p50 (p99), {label}", f"{count_s * 1000:,.1f} ms count(*)",
+                          f"{p50 * 1000:,.0f} ms ({p99 * 1000:,.0f} ms)",
+                          f"{p50 / count_s:,.1f}×" if count_s else "—",
+                          f"≤ {target:g} s", p50 <= target))
+    stall, idle = child["stall"] * 1000, child["idle_stall"] * 1000
+    lines.append(Line(f"longest loop stall in reports, {label}", f"{idle:,.1f} ms idle",
+                      f"{stall:,.1f} ms", "—", "≤ 50 ms", stall <= 50))
+    rise = child["peak_rss"] - child["idle_rss"]
+    lines.append(Line(f"RSS during reports, {label}", f"{child['idle_rss']:,.0f} MB idle",
+                      f"{child['peak_rss']:,.0f} MB peak", f"+{rise:,.0f} MB", "≤ +50 MB",
+                      rise <= 50 if child["hwm_reset"] else None))
+    note = (f"{label}: {stored:,} stored in {seconds:,.0f} s, {in_range:,} of them in the 30 "
+            f"days asked for; the stats said {child['pageviews']:,} pageviews; each request timed "
+            f"{requests} times after one warm-up, report cache off."
+            + ("" if child["hwm_reset"] else " Peak RSS not reset (no /proc/self/clear_refs): "
+               "the peak includes start-up."))
+    db.unlink()
+    for extra in db.parent.glob(db.name + "-*"):
+        extra.unlink()
+    return lines, note
+
+
+def verify_lines(workdir: Path, records: int) -> tuple[list[Line], str]:
+    print(f"  verify over {records:,} consent records …", flush=True)
+    figures = asyncio.run(verify_figures(workdir / "verify.sqlite3", records))
+    label = f"{records:,} records"
+    line = Line(f"verify from checkpoint (+{APPENDED:,}), {label}",
+                f"{figures['full']:,.2f} s full walk", f"{figures['routine'] * 1000:,.0f} ms",
+                f"{figures['routine'] / figures['full']:.3f}×", "≤ 1 s",
+                figures["routine"] <= 1.0)
+    note = (f"Verify: {label} sealed and inserted in bulk in {figures['built']:,.0f} s, the "
+            f"full walk ({figures['full']:,.2f} s), then {APPENDED:,} decisions appended one "
+            f"by one as the gateway does and the routine walk from the checkpoint.")
+    return [line], note
+
+
+def run(workdir: Path, sizes: Sequence[int], consents: int, requests: int) -> Report:
+    summary: list[Line] = []
+    notes: list[str] = []
+    for events in sizes:
+        lines, note = size_lines(workdir, events, requests)
+        summary += lines
+        notes.append(note)
+        print(common.text_summary(lines), flush=True)
+    lines, note = verify_lines(workdir, consents)
+    summary += lines
+    notes.append(note)
+    return Report(machine=common.machine("this process and its report child, one at a time"),
+                  rows=[], summary=summary, notes=notes)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help=f"one size of {QUICK_SIZE:,} events, 10,000 consent records")
+    parser.add_argument("--full", action="store_true",
+                        help=f"also {FULL_SIZE:,} events, and {FULL_CONSENTS:,} records")
+    parser.add_argument("--sizes", help="comma-separated event counts instead (0: none, only "
+                        "the verify run)")
+    parser.add_argument("--consents", type=common.positive_int, help="consent records")
+    parser.add_argument("--requests", type=common.positive_int, default=REQUESTS)
+
+
+def default_sizes(*, quick: bool, full: bool = False) -> tuple[list[int], int]:
+    """Event counts and consent records of a run (`python -m bench` takes these too)."""
+    if quick:
+        return [QUICK_SIZE], 10_000
+    return [*SIZES, *([FULL_SIZE] if full else [])], FULL_CONSENTS if full else CONSENTS
+
+
+def sizes_of(args: argparse.Namespace) -> tuple[list[int], int]:
+    sizes, consents = default_sizes(quick=args.quick, full=args.full)
+    if args.sizes:
+        sizes = [n for n in (int(s.replace("_", "")) for s in args.sizes.split(",")) if n > 0]
+    return sizes, args.consents or consents
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale",
+        description="Stats and dashboard, loop stalls, RSS and the chain check at scale.")
+    add_arguments(parser)
+    parser.add_argument("--markdown", type=Path, metavar="PATH")
+    parser.add_argument("--child-reports", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_reports:
+        print(json.dumps(asyncio.run(child_reports(args.child_reports, args.requests))))
+        return 0
+    sizes, consents = sizes_of(args)
+    markdown = args.markdown or (None if args.quick else DEFAULT_MARKDOWN)
+
+    def write(report: Report) -> None:
+        if markdown is not None:
+            common.write_markdown_section(markdown, "scale", "## Scale (`bench.scale`)\n\n"
+                                          + common.render_markdown(report), title="Benchmarks")
+            print(f"wrote {markdown}")
+
+    return common.run_and_print(
+        "scale", lambda workdir: run(workdir, sizes, consents, args.requests), write)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
