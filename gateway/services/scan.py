@@ -1,5 +1,5 @@
 """`consent-gateway scan URL`: the site owner's classification (the config's `[[cookies]]`
-and `[[blocking]]` over the shipped data, as the firewall uses them), the browser
+and `[[blocking.rules]]` over the shipped data, as the firewall uses them), the browser
 (`adapters/scanner.py`), the findings and the reports (`core/scan/`).
 
 Exit status: 0 when only necessary things happen before a decision and after a refusal, 1
@@ -35,7 +35,7 @@ def add_scan_command(commands: Any) -> None:
         "all\"; exit 1 when anything but necessary happens before consent or after a refusal")
     scan.add_argument("url", help="the start page, http:// or https://")
     scan.add_argument("--config", type=Path, default=None,
-                      help="TOML file whose [[cookies]] and [[blocking]] rules classify what "
+                      help="TOML file whose [[cookies]] and [[blocking.rules]] rules classify what "
                       "is seen (default: config/gateway.toml)")
     scan.add_argument("--pages", type=int, default=5, help="how many more pages of the site "
                       "to visit, found by links from the start page (default 5)")

@@ -8,7 +8,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from gateway.adapters.configfile import load_config
@@ -17,16 +19,20 @@ from gateway.core.analytics.synthetic import Decision, Hit, TrafficPlan
 from gateway.core.config import GatewayConfig
 from gateway.services.seeding import SeedResult, seed_store
 from gateway.services.wiring import build_services
+from gateway.web.admin import token_hash
+from gateway.web.demo import demo_app
+from gateway.web.middleware import ConsentMiddleware
 from tests.conftest import EXAMPLE_CONFIG, GEOIP_DIR, gateway_env
 
 EVENTS = 400
 DAYS = 5
+TOKEN = "seed-demo-test-admin-token-0123456789"
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     return gateway_env(tmp_path, GATEWAY_ANALYTICS_GEOIP_DATABASE=str(
-        GEOIP_DIR / "GeoLite2-City-Test.mmdb"))
+        GEOIP_DIR / "GeoLite2-City-Test.mmdb"), GATEWAY_ADMIN_TOKEN_HASHES=token_hash(TOKEN))
 
 
 @pytest.fixture
@@ -34,7 +40,7 @@ def geo_config(env: dict[str, str]) -> GatewayConfig:
     return load_config(EXAMPLE_CONFIG, env)
 
 
-def rows(config: GatewayConfig, sql: str) -> list[tuple[object, ...]]:
+def rows(config: GatewayConfig, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(config.storage.path) as db:
         return db.execute(sql).fetchall()
 
@@ -64,11 +70,17 @@ async def test_n_beacons_land_as_n_events_over_the_days_with_decisions(
     try:
         today = datetime.now(UTC).date()
         stats = await services.reports.stats(site.id, today - timedelta(days=29), today)
+        transport = httpx.ASGITransport(app=ConsentMiddleware(demo_app(), services=services))
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            page = await http.get("/_consent/admin/?lang=en",
+                                  headers={"Authorization": f"Bearer {TOKEN}"})
     finally:
         await services.stop()
     totals = stats["totals"]
     assert totals["pageviews"] > 0 and totals["visitors"] > 0 and totals["visits"] > 0
     assert sum(day["pageviews"] for day in stats["days"]) == totals["pageviews"]
+    assert page.status_code == 200
+    assert f"{totals['pageviews']:,}" in page.text or str(totals["pageviews"]) in page.text
 
 
 def test_the_command_refuses_a_store_with_events_unless_forced(

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 
 import brotli
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import (
@@ -24,7 +22,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from tests.conftest import free_port
+from tests.support.sample_site import serving_app
 
 ASSET = bytes(range(256)) * 64  # 16 KB with every byte value
 FRENCH = "Café crème, à bientôt"
@@ -143,18 +141,6 @@ def http_upstream_app() -> Starlette:
     ])
 
 
-@contextmanager
-def http_upstream() -> Iterator[int]:
+def http_upstream() -> AbstractContextManager[int]:
     """The upstream on uvicorn in a thread of this process; yields its port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(http_upstream_app(), host="127.0.0.1", port=port,
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serving_app(http_upstream_app())

@@ -9,7 +9,7 @@ import gzip
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import brotli
 import uvicorn
@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 
 from tests.conftest import free_port
@@ -143,10 +144,10 @@ def sample_app() -> Starlette:
 
 
 @contextmanager
-def sample_site() -> Iterator[int]:
-    """The sample site on uvicorn in this process; yields its port."""
+def serving_app(app: ASGIApp) -> Iterator[int]:
+    """An ASGI app on uvicorn in a thread of this process, on a free port; yields the port."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(sample_app(), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -157,3 +158,8 @@ def sample_site() -> Iterator[int]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def sample_site() -> AbstractContextManager[int]:
+    """The sample site on uvicorn in this process; yields its port."""
+    return serving_app(sample_app())

@@ -7,7 +7,7 @@ requests it attempted, the cookies in its jar and the `localStorage` keys of the
 - a cookie by the site owner's `[[cookies]]` rules, the tracker catalogue and the cookie
   database (`CookieClassifier`); the gateway's own consent cookie is necessary;
 - a `localStorage` key by the same data (it knows some storage keys, e.g. Hotjar's);
-- a request by the blocking rules (`[[blocking]]` over the tracker catalogue): every request
+- a request by the blocking rules (`[[blocking.rules]]` over the tracker catalogue): every request
   to another site is listed, with the rule's category or "unknown", and so is a request to
   the scanned site itself that a rule names (a self-hosted Matomo or Plausible).
 
