@@ -346,7 +346,12 @@ def run(workdir: Path, sizes: Sequence[int], consents: int, requests: int) -> Re
     summary: list[Line] = []
     notes: list[str] = []
     for events in sizes:
-        lines, note = size_lines(workdir, events, requests)
+        try:
+            lines, note = size_lines(workdir, events, requests)
+        except RuntimeError as exc:  # the sizes done so far still count
+            notes.append(f"{events:,} events: FAILED: {str(exc).strip().splitlines()[-1]}")
+            print(notes[-1], file=sys.stderr)
+            continue
         summary += lines
         notes.append(note)
         print(common.text_summary(lines), flush=True)

@@ -18,7 +18,7 @@ gets back; reports clip visits at the range edges with `sessionise` too.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
@@ -27,8 +27,14 @@ from gateway.core.analytics.events import AnalyticsEvent
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
+# Where and on what a hit was made: (country, region, city, browser, os, device).
+Place = tuple[str, str, str, str, str, str]
+
+
 class Hit(NamedTuple):
-    """What a visit needs of one stored event. A tuple whose field order *is* hit order."""
+    """What a visit needs of one stored event. A tuple whose field order *is* hit order:
+    the oracle's (time, pageview, path, referrer, host, UTM source, medium, campaign),
+    then the rest."""
 
     ts: datetime
     pageview: bool
@@ -38,6 +44,7 @@ class Hit(NamedTuple):
     utm_source: str = ""
     utm_medium: str = ""
     utm_campaign: str = ""
+    name: str = ""
     utm_term: str = ""
     utm_content: str = ""
     country: str = ""
@@ -49,14 +56,17 @@ class Hit(NamedTuple):
 
     @classmethod
     def of(cls, event: AnalyticsEvent) -> Hit:
+        # Positional: this runs for every event written.
         return cls(
-            ts=utc(event.ts), pageview=event.type == "pageview", path=event.path,
-            referrer_host=event.referrer_host, hostname=event.hostname,
-            utm_source=event.utm_source, utm_medium=event.utm_medium,
-            utm_campaign=event.utm_campaign, utm_term=event.utm_term,
-            utm_content=event.utm_content, country=event.country, region=event.region,
-            city=event.city, browser=event.browser, os=event.os, device=event.device,
+            utc(event.ts), event.type == "pageview", event.path, event.referrer_host,
+            event.hostname, event.utm_source, event.utm_medium, event.utm_campaign,
+            event.name, event.utm_term, event.utm_content, event.country, event.region,
+            event.city, event.browser, event.os, event.device,
         )
+
+    @property
+    def place(self) -> Place:
+        return (self.country, self.region, self.city, self.browser, self.os, self.device)
 
     @property
     def source_host(self) -> str:
@@ -69,9 +79,11 @@ class Visit:
     """One visit as the store keeps it; (`site`, `visitor`, `started_at`) identifies it.
 
     `referrer_host` is empty for a direct visit (no referrer, or the site itself); the
-    location, browser, OS and device are those of its first hit. Mutable, and extended in
-    place: ingest runs this for every event on the event loop, where a copy per hit would
-    cost more than everything else it does.
+    location, browser, OS and device are those of its first hit. What breakdowns count per
+    hit is kept too, so a report reads visits only: `pages` (path -> pageviews), `names`
+    (custom event -> uses), `places` (place -> pageviews; a custom event adds its place with
+    none). Mutable, and extended in place: ingest runs this for every event on the event
+    loop, where a copy per hit would cost more than everything else it does.
     """
 
     site: str
@@ -94,6 +106,9 @@ class Visit:
     browser: str
     os: str
     device: str
+    pages: dict[str, int] = field(default_factory=dict)
+    names: dict[str, int] = field(default_factory=dict)
+    places: dict[Place, int] = field(default_factory=dict)
 
     @classmethod
     def begin(cls, site: str, visitor: str, hit: Hit) -> Visit:
@@ -111,13 +126,17 @@ class Visit:
     def extend(self, hit: Hit) -> None:
         """Add `hit`, a hit that comes after all of this visit's own in hit order."""
         self.ended_at = hit.ts
+        place = hit.place
+        self.places[place] = self.places.get(place, 0) + hit.pageview
         if not hit.pageview:
             self.events += 1
+            self.names[hit.name] = self.names.get(hit.name, 0) + 1
             return
         if not self.pageviews:
             self.entry_page = hit.path
         self.pageviews += 1
         self.exit_page = hit.path
+        self.pages[hit.path] = self.pages.get(hit.path, 0) + 1
 
     def takes(self, hit: Hit, gap: timedelta) -> bool:
         """Whether `hit`, coming after this visit in hit order, still belongs to it."""

@@ -1,6 +1,5 @@
 """Analytics events, bot tallies and the access log in SQLite: batches written as one
-statement each (`insert_rows`); the visits and daily roll-ups (`visits.py`) kept in the
-events' transaction."""
+statement each (`insert_rows`); the visits (`visits.py`) kept in the events' transaction."""
 
 from __future__ import annotations
 
@@ -26,18 +25,12 @@ _ADD_BOTS: Final = """
 """
 
 
-# An erasure: the roll-ups of the visitor's days and their visits go with their events, and
-# each site losing events counts one more erasure (cached reports of it are not reused).
+# An erasure: the visits go with their events, and each site losing events counts one more
+# erasure (cached reports of it are not served again).
 _ERASE: Final = (
     """INSERT INTO analytics_erasures (site, erasures)
        SELECT DISTINCT site, 1 FROM analytics_events WHERE visitor = :visitor {site}
        ON CONFLICT (site) DO UPDATE SET erasures = erasures + 1""",
-    """DELETE FROM visitor_days WHERE visitor = :visitor AND (site, day) IN (
-       SELECT DISTINCT site, substr(ts, 1, 10) FROM analytics_events
-       WHERE visitor = :visitor {site})""",
-    """DELETE FROM hit_days WHERE visitor = :visitor AND (site, day) IN (
-       SELECT DISTINCT site, substr(ts, 1, 10) FROM analytics_events
-       WHERE visitor = :visitor {site})""",
     "DELETE FROM visits WHERE visitor = :visitor {site}",
 )
 
@@ -75,13 +68,13 @@ class SQLiteAnalytics(SQLiteConnection):
                 await conn.execute("UPDATE visit_settings SET rebuild_after = ?", (last,))
 
     async def add_events(self, events: Sequence[AnalyticsEvent]) -> None:
-        """The events, their roll-ups and their visits, in one transaction."""
+        """The events and their visits, in one transaction."""
         if not events:
             return
         rows = [_event_row(e) for e in events]
         async with self._write_transaction("could not write analytics events") as conn:
-            last_id = await insert_rows(conn, "analytics_events", _EVENT_COLUMNS, rows)
-            await visits.add_batch(conn, events, last_id, self._visit_gap)
+            await insert_rows(conn, "analytics_events", _EVENT_COLUMNS, rows)
+            await visits.add_batch(conn, events, self._visit_gap)
 
     async def iter_events(
         self, *, site: str | None = None, since: datetime | None = None,
@@ -102,7 +95,7 @@ class SQLiteAnalytics(SQLiteConnection):
 
     async def erase_events(self, visitor: str, site: str | None = None) -> int:
         """Delete every analytics event of one visitor pseudonym (on one site, if given),
-        with the visits and roll-ups made of them."""
+        with the visits made of them."""
         only = "" if site is None else "AND site = :site"
         params = {"visitor": visitor, "site": site}
         async with self._write_transaction("could not erase analytics events") as conn:

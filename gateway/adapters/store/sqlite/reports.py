@@ -2,7 +2,8 @@
 computed by the database from the visits and the daily roll-ups, never from the events.
 
 A report is one read transaction on the reports connection (its own thread, so the event
-loop and the other connections never wait for it), about seventeen queries whose results
+loop and the other connections never wait for it), about seventeen queries, all over the
+visits of the range (`visits.py` keeps what breakdowns count per hit in them), whose results
 are days × figures or top + 1 rows per breakdown. Python handles only those results and
 the visits cut by the range's edges: a visit that started before the first day or runs
 past the last is rebuilt from its events inside the range (`core/analytics/visits.py`), as
@@ -23,7 +24,12 @@ from typing import Any, Final
 import aiosqlite
 
 from gateway.adapters.store.sqlite.connection import SQLiteConnection
-from gateway.adapters.store.sqlite.visits import hits_by_window, to_json
+from gateway.adapters.store.sqlite.visits import (
+    VISIT_COLUMNS,
+    hits_by_window,
+    to_json,
+    visit_row,
+)
 from gateway.core.analytics.reports import (
     BREAKDOWNS,
     DIRECT,
@@ -37,19 +43,19 @@ from gateway.core.analytics.reports import (
 from gateway.core.analytics.visits import ONE_MICROSECOND, Visit, sessionise
 from gateway.core.consent.record import format_timestamp
 
-# The report's visits: those wholly inside the range, and the edge visits as clipped.
-_EDGE_FIELDS: Final = (
+# The report's visits: those wholly inside the range, and the edge visits as clipped (rows
+# of `VISIT_COLUMNS` in a JSON parameter).
+_R_COLUMNS: Final = (
     "visitor", "day", "pageviews", "events", "bounce", "duration_us", "entry_page",
-    "referrer", "utm_source", "utm_medium", "utm_campaign",
+    "referrer_host", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
+    "browser", "os", "device", "pages", "names", "places",
 )
 _VISITS: Final = f"""
     r AS (
-        SELECT visitor, day, pageviews, events, bounce, duration_us, entry_page,
-               CASE WHEN referrer_host = '' THEN :direct ELSE referrer_host END AS referrer,
-               utm_source, utm_medium, utm_campaign
-        FROM visits WHERE site = :site AND day BETWEEN :first AND :last AND last_day <= :last
+        SELECT {', '.join(_R_COLUMNS)} FROM visits
+        WHERE site = :site AND day BETWEEN :first AND :last AND last_day <= :last
         UNION ALL
-        SELECT {', '.join(f'value ->> {n}' for n in range(len(_EDGE_FIELDS)))}
+        SELECT {', '.join(f'value ->> {VISIT_COLUMNS.index(c)}' for c in _R_COLUMNS)}
         FROM json_each(:edges)
     )"""
 _SUMMARY: Final = """count(DISTINCT visitor), count(*), coalesce(sum(pageviews), 0),
@@ -64,25 +70,42 @@ _EDGES: Final = """
       AND (day < :first OR last_day > :last)
 """
 
-_DAYS_OF_SITE: Final = "site = :site AND day BETWEEN :first AND :last"
+# What each breakdown counts: `t (value, visitor, n)`, after the visits `r`.
+_REFERRER: Final = "CASE WHEN referrer_host = '' THEN :direct ELSE referrer_host END"
 _REGION: Final = ("CASE WHEN region = '' OR country = '' OR substr(region, 1, length(country) + 1)"
                   " = country || '-' THEN region ELSE country || '-' || region END")
 _CITY: Final = "CASE WHEN city <> '' AND country <> '' THEN city || ', ' || country ELSE city END"
-_VISITOR_VALUES: Final = {"region": (_REGION, "region"), "city": (_CITY, "city")}
+_VALUES: Final = {"referrer": _REFERRER, "region": _REGION, "city": _CITY}
+_PAGES: Final = """
+    SELECT entry_page AS value, visitor, pageviews AS n FROM r
+    WHERE pages IS NULL AND pageviews > 0
+    UNION ALL
+    SELECT p.key, r.visitor, p.value FROM r, json_each(r.pages) AS p"""
+_NAMES: Final = "SELECT e.key AS value, r.visitor, e.value AS n FROM r, json_each(r.names) AS e"
+# Where and on what each hit was made: the visit's own columns, or its `places`.
+_PLACE: Final = ("country", "region", "city", "browser", "os", "device")
+_PLACES: Final = f"""
+    pl AS (
+        SELECT visitor, {', '.join(_PLACE)}, pageviews AS n FROM r WHERE places IS NULL
+        UNION ALL
+        SELECT r.visitor, {', '.join(f'p.value ->> {i}' for i in range(len(_PLACE) + 1))}
+        FROM r, json_each(r.places) AS p
+    )"""
 
 
 def _source(breakdown: Breakdown) -> str:
-    """`t (value, visitor, n)`: one row per thing a breakdown counts, empty values left out."""
+    """The CTEs up to `t (value, visitor, n)`: one row per thing a breakdown counts, empty
+    values left out."""
     field = breakdown.field
     if breakdown.unit == "visit":
-        return f"{_VISITS}, t AS MATERIALIZED (SELECT {field} AS value, visitor, " \
-               f"pageviews AS n FROM r WHERE {field} <> '')"
+        value = _VALUES.get(field, field)
+        rows = f"SELECT {value} AS value, visitor, pageviews AS n FROM r"
+        return f"{_VISITS}, t AS MATERIALIZED (SELECT * FROM ({rows}) WHERE value <> '')"
     if breakdown.unit == "hit":
-        return f"t AS MATERIALIZED (SELECT value, visitor, hits AS n FROM hit_days " \
-               f"WHERE {_DAYS_OF_SITE} AND type = '{field}' AND value <> '')"
-    value, column = _VISITOR_VALUES.get(field, (field, field))
-    return f"t AS MATERIALIZED (SELECT {value} AS value, visitor, pageviews AS n " \
-           f"FROM visitor_days WHERE {_DAYS_OF_SITE} AND {column} <> '')"
+        rows = _PAGES if field == "pageview" else _NAMES
+        return f"{_VISITS}, t AS MATERIALIZED (SELECT * FROM ({rows}) WHERE value <> '')"
+    rows = f"SELECT {_VALUES.get(field, field)} AS value, visitor, n FROM pl"
+    return f"{_VISITS}, {_PLACES}, t AS MATERIALIZED (SELECT * FROM ({rows}) WHERE value <> '')"
 
 
 def _folded(breakdown: Breakdown) -> str:
@@ -114,7 +137,7 @@ class SQLiteReports(SQLiteConnection):
             "top": request.top,
         }
         async with self._report_snapshot("cannot compute the analytics report") as conn:
-            params["edges"] = to_json(_edge_row(v) for v in await self._edges(conn, params))
+            params["edges"] = to_json(visit_row(v) for v in await self._edges(conn, params))
             totals = _summary((await _fetch(conn, _TOTALS, params))[0])
             days = {date.fromisoformat(row[0]): _summary(row[1:])
                     for row in await _fetch(conn, _DAYS, params)}
@@ -127,10 +150,10 @@ class SQLiteReports(SQLiteConnection):
 
     async def _edges(self, conn: aiosqlite.Connection, params: Mapping[str, Any]) -> list[Visit]:
         """The visits cut by the range's edges, as their hits inside the range make them."""
-        windows = [tuple(row) for row in await _fetch(conn, _EDGES, params)]
+        windows = [(row[0], row[1], row[2], row[3]) for row in await _fetch(conn, _EDGES, params)]
         if not windows:
             return []
-        hits = await hits_by_window(conn, (to_json(windows),))
+        hits = await hits_by_window(conn, windows)
         return [visit for n, (site, visitor, _, _) in enumerate(windows)
                 for visit in sessionise(site, visitor, hits.get(n, ()), self._visit_gap)]
 
@@ -147,11 +170,3 @@ async def _fetch(conn: aiosqlite.Connection, sql: str, params: Mapping[str, Any]
 
 def _summary(row: Sequence[Any]) -> Summary:
     return Summary(*(int(value) for value in row))
-
-
-def _edge_row(visit: Visit) -> tuple[Any, ...]:
-    return (
-        visit.visitor, visit.day.isoformat(), visit.pageviews, visit.events, int(visit.bounce),
-        visit.duration_us, visit.entry_page, visit.referrer_host or DIRECT, visit.utm_source,
-        visit.utm_medium, visit.utm_campaign,
-    )

@@ -1,10 +1,10 @@
 """Retention in SQLite: deletes and tombstones in batches, each one short transaction. Old
-analytics events take their visits and roll-ups with them: those around the deleted events
-are rebuilt from what remains, in the same transaction, so a report stays exact."""
+analytics events take their visits with them: those around the deleted events are rebuilt
+from what remains, in the same transaction, so a report stays exact."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Final, Literal
 
 from gateway.adapters.store.sqlite import visits
@@ -15,13 +15,11 @@ from gateway.core.retention import ConsentCutoffs
 from gateway.core.retention import Table as RetentionTable
 
 # Retention deletes in batches; the subquery keeps each transaction short. Events go oldest
-# first, and the same batch is read first for the visits and roll-ups it touches.
+# first, and the same batch is read first for the visits it touches.
 _OLD_EVENTS: Final = ("SELECT id, site, visitor, ts FROM analytics_events WHERE ts < ? "
                       "ORDER BY ts, id LIMIT ?")
 _OLD_EVENT_SPANS: Final = ("SELECT site, visitor, min(ts), max(ts) "  # noqa: S608
                            f"FROM ({_OLD_EVENTS}) GROUP BY site, visitor")
-_OLD_EVENT_DAYS: Final = ("SELECT DISTINCT site, visitor, substr(ts, 1, 10) "  # noqa: S608
-                          f"FROM ({_OLD_EVENTS})")
 _PURGE: Final = {
     "analytics_events": "DELETE FROM analytics_events WHERE id IN "  # noqa: S608
                         f"(SELECT id FROM ({_OLD_EVENTS}))",
@@ -72,12 +70,8 @@ class SQLiteRetention(SQLiteConnection):
         async with self._write_transaction("could not delete old rows of analytics_events") as conn:
             async with conn.execute(_OLD_EVENT_SPANS, params) as cursor:
                 spans = [(row[0], row[1], row[2], row[3]) for row in await cursor.fetchall()]
-            async with conn.execute(_OLD_EVENT_DAYS, params) as cursor:
-                days = [(row[0], row[1], date.fromisoformat(row[2]))
-                        for row in await cursor.fetchall()]
             cursor = await conn.execute(_PURGE["analytics_events"], params)
             await visits.rebuild_windows(conn, spans, self._visit_gap)
-            await visits.recount_days(conn, days)
         return max(cursor.rowcount, 0)
 
     async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:

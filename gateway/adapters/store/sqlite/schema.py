@@ -148,7 +148,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # Visits, kept at ingest in the events' transaction (`sqlite/visits.py`, the rule in
         # `core/analytics/visits.py`): one row per visit, clustered by the UTC day it started
         # so a report reads a range of days in order. Like the events: no address, no user
-        # agent, no consent id. (site, visitor, started_at) identifies a visit.
+        # agent, no consent id. (site, visitor, started_at) identifies a visit. `pages`,
+        # `names` and `places` hold what breakdowns count per hit as JSON, only when there
+        # is more than the visit's own columns say (several paths, custom events, a place
+        # that changed): NULL for most visits.
         """CREATE TABLE visits (
             site TEXT NOT NULL,
             day TEXT NOT NULL,
@@ -174,44 +177,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             browser TEXT NOT NULL,
             os TEXT NOT NULL,
             device TEXT NOT NULL,
+            pages TEXT,
+            names TEXT,
+            places TEXT,
             PRIMARY KEY (site, day, visitor, started_at)
         ) WITHOUT ROWID""",
         "CREATE UNIQUE INDEX visits_by_visitor ON visits (visitor, site, started_at)",
         # Only a visit running past a UTC midnight can be cut by a report's range.
         "CREATE INDEX visits_overnight ON visits (site, last_day) WHERE last_day > day",
-        # Daily roll-ups of what breakdowns count per hit, per visitor, so a report counts
-        # distinct visitors without reading events: where and on what (a custom event
-        # counts its visitor, not a pageview), and which page or custom event.
-        """CREATE TABLE visitor_days (
-            site TEXT NOT NULL,
-            day TEXT NOT NULL,
-            visitor TEXT NOT NULL,
-            country TEXT NOT NULL,
-            region TEXT NOT NULL,
-            city TEXT NOT NULL,
-            browser TEXT NOT NULL,
-            os TEXT NOT NULL,
-            device TEXT NOT NULL,
-            pageviews INTEGER NOT NULL,
-            PRIMARY KEY (site, day, visitor, country, region, city, browser, os, device)
-        ) WITHOUT ROWID""",
-        """CREATE TABLE hit_days (
-            site TEXT NOT NULL,
-            day TEXT NOT NULL,
-            visitor TEXT NOT NULL,
-            type TEXT NOT NULL,
-            value TEXT NOT NULL,
-            hits INTEGER NOT NULL,
-            PRIMARY KEY (site, day, visitor, type, value)
-        ) WITHOUT ROWID""",
-        """INSERT INTO visitor_days
-           SELECT site, substr(ts, 1, 10), visitor, country, region, city, browser, os,
-                  device, sum(type = 'pageview')
-           FROM analytics_events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""",
-        """INSERT INTO hit_days
-           SELECT site, substr(ts, 1, 10), visitor, type,
-                  CASE WHEN type = 'pageview' THEN path ELSE name END, count(*)
-           FROM analytics_events GROUP BY 1, 2, 3, 4, 5""",
         # The visit gap the visits were built with, and how far a rebuild has got (NULL:
         # done; text: visitors after this one are still to do). Existing events get their
         # visits when a store next opens, in short transactions.

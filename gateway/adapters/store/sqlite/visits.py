@@ -1,14 +1,14 @@
-"""Visits and the daily roll-ups in SQLite, kept inside the transaction that changes the
-events (adapter). The rule is `core/analytics/visits.py`; this is the bookkeeping around it:
+"""Visits in SQLite, kept inside the transaction that changes the events (adapter). The rule
+is `core/analytics/visits.py`; this is the bookkeeping around it:
 
 - **New events**: per visitor, the newest visit is read; hits that come after it are added
   to it (or start new visits) in Python and the changed visits upserted — the usual case,
   no event read back. A hit at or before the end of the visitor's newest visit (a beacon a
   few seconds late, another worker's batch) rebuilds that visitor's visits around it, within
   one gap each side, from the stored events: it lands in the right visit, and a hit that
-  bridges two visits merges them. The roll-ups add the batch's counts.
-- **Deleted events** (retention, erasure): the visits around them are rebuilt from the
-  events that remain, and the roll-ups of the touched (visitor, day)s recounted.
+  bridges two visits merges them.
+- **Deleted events** (retention): the visits around them are rebuilt from the events that
+  remain. (An erasure deletes all of a visitor's visits with their events.)
 - **Rebuild** (old events and no visits yet, or a changed gap): visitors in chunks, each
   chunk its own transaction, resumable; see `SQLiteAnalytics.open`.
 
@@ -16,6 +16,10 @@ A window is (site, visitor, first, last), stored times: the visits of that visit
 it, stretched to cover them whole, are deleted and made again from the events inside. The
 events just outside such a stretch belong to other visits, more than a gap away, so
 rebuilding inside it is exact.
+
+One row per visit, and per event only that row changes: the per-hit counts breakdowns need
+(pages, custom events, places) live in the row as JSON, and only when they say more than
+its columns (NULL for a visit of one path, no custom event, one place: most visits).
 """
 
 # Every statement here is put together from the constants of this module, never from data.
@@ -26,14 +30,21 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import aiosqlite
 
 from gateway.adapters.store.sqlite.connection import insert_rows
 from gateway.core.analytics.events import AnalyticsEvent
-from gateway.core.analytics.visits import Hit, Visit, continue_visits, continues, sessionise
+from gateway.core.analytics.visits import (
+    Hit,
+    Place,
+    Visit,
+    continue_visits,
+    continues,
+    sessionise,
+)
 from gateway.core.consent.record import format_timestamp
 
 EVENT_COLUMNS: Final = (
@@ -45,17 +56,17 @@ VISIT_COLUMNS: Final = (
     "site", "day", "visitor", "started_at", "ended_at", "last_day", "duration_us",
     "pageviews", "events", "bounce", "entry_page", "exit_page", "referrer_host",
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "country",
-    "region", "city", "browser", "os", "device",
+    "region", "city", "browser", "os", "device", "pages", "names", "places",
 )
-# What a hit is made of, after the key (site, visitor) — `Hit`'s fields but `pageview`.
-_HIT_COLUMNS: Final = (
+# What a hit is made of, after the key (site, visitor): `Hit`'s fields, `type` for
+# `pageview`.
+HIT_COLUMNS: Final = (
     "ts", "type", "path", "referrer_host", "hostname", "utm_source", "utm_medium",
-    "utm_campaign", "utm_term", "utm_content", "country", "region", "city", "browser", "os",
-    "device",
+    "utm_campaign", "name", "utm_term", "utm_content", "country", "region", "city", "browser",
+    "os", "device",
 )
 _KEY: Final = ("site", "day", "visitor", "started_at")
 REBUILD_CHUNK: Final = 500  # visitors per rebuild transaction
-
 
 _UPSERT: Final = (
     f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
@@ -83,67 +94,24 @@ _DELETE_VISITS_IN: Final = """
           ON v.visitor = k.value ->> 1 AND v.site = k.value ->> 0
          AND v.started_at BETWEEN k.value ->> 2 AND k.value ->> 3)
 """
-HITS_IN: Final = f"""
-    SELECT k.key, {', '.join(f'e.{c}' for c in _HIT_COLUMNS)}
+_HITS_IN: Final = f"""
+    SELECT k.key, {', '.join(f'e.{c}' for c in HIT_COLUMNS)}
     FROM json_each(?) AS k JOIN analytics_events AS e
       ON e.visitor = k.value ->> 1 AND e.site = k.value ->> 0
      AND e.ts BETWEEN k.value ->> 2 AND k.value ->> 3
 """
 
-# The roll-ups: what `events` (a FROM clause naming `analytics_events AS e`, with the
-# events to count) adds to each (site, day, visitor, ...) row. A batch adds the rows it
-# just inserted; a recount replaces the rows of some (site, visitor, day)s.
-_VISITOR_DAY: Final = ("country", "region", "city", "browser", "os", "device")
-_COUNT_VISITOR_DAYS: Final = f"""
-    INSERT INTO visitor_days (site, day, visitor, {', '.join(_VISITOR_DAY)}, pageviews)
-    SELECT e.site, substr(e.ts, 1, 10), e.visitor, {', '.join(f'e.{c}' for c in _VISITOR_DAY)},
-           sum(e.type = 'pageview')
-    FROM {{events}} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-    ON CONFLICT (site, day, visitor, {', '.join(_VISITOR_DAY)})
-    DO UPDATE SET pageviews = pageviews + excluded.pageviews
-"""
-_COUNT_HIT_DAYS: Final = """
-    INSERT INTO hit_days (site, day, visitor, type, value, hits)
-    SELECT e.site, substr(e.ts, 1, 10), e.visitor, e.type,
-           CASE WHEN e.type = 'pageview' THEN e.path ELSE e.name END, count(*)
-    FROM {events} GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (site, day, visitor, type, value) DO UPDATE SET hits = hits + excluded.hits
-"""
-_BATCH: Final = "analytics_events AS e WHERE e.id BETWEEN ? AND ?"
-_ADD_BATCH: Final = tuple(sql.format(events=_BATCH) for sql in (_COUNT_VISITOR_DAYS,
-                                                                 _COUNT_HIT_DAYS))
-
-# Recounting the roll-ups of (site, visitor, day, day's first instant, next day's) keys.
-_DAY_KEYS: Final = "SELECT value ->> 0, value ->> 2, value ->> 1 FROM json_each(?)"
-_DAY_EVENTS: Final = """
-    json_each(?) AS k JOIN analytics_events AS e
-      ON e.visitor = k.value ->> 1 AND e.site = k.value ->> 0
-     AND e.ts >= k.value ->> 3 AND e.ts < k.value ->> 4
-    WHERE true
-"""
-_RECOUNT: Final = (
-    f"DELETE FROM visitor_days WHERE (site, day, visitor) IN ({_DAY_KEYS})",
-    f"DELETE FROM hit_days WHERE (site, day, visitor) IN ({_DAY_KEYS})",
-    _COUNT_VISITOR_DAYS.format(events=_DAY_EVENTS),
-    _COUNT_HIT_DAYS.format(events=_DAY_EVENTS),
-)
-
 Window = tuple[str, str, str, str]  # site, visitor, first, last (stored times)
 
 
-def to_json(rows: Iterable[Sequence[Any]]) -> str:
+def to_json(rows: Iterable[Any]) -> str:
     return json.dumps(list(rows), separators=(",", ":"), ensure_ascii=False)
 
 
 async def add_batch(
-    conn: aiosqlite.Connection, events: Sequence[AnalyticsEvent], last_id: int,
-    gap: timedelta,
+    conn: aiosqlite.Connection, events: Sequence[AnalyticsEvent], gap: timedelta
 ) -> None:
-    """After `events` were inserted (one statement: ids up to `last_id`, consecutive):
-    their roll-ups and visits."""
-    ids = (last_id - len(events) + 1, last_id)
-    for statement in _ADD_BATCH:
-        await conn.execute(statement, ids)
+    """After `events` were inserted: their visits."""
     groups: defaultdict[tuple[str, str], list[Hit]] = defaultdict(list)
     for event in events:
         groups[(event.site, event.visitor)].append(Hit.of(event))
@@ -188,39 +156,22 @@ async def rebuild_windows(
         (site, visitor, min(first, spans[n][0] or first), max(last, spans[n][1] or last))
         for n, (site, visitor, first, last) in enumerate(windows)
     ]
-    param = (to_json(stretched),)
-    hits = await hits_by_window(conn, param)
-    await conn.execute(_DELETE_VISITS_IN, param)
+    hits = await hits_by_window(conn, stretched)
+    await conn.execute(_DELETE_VISITS_IN, (to_json(stretched),))
     visits = [visit for n, (site, visitor, _, _) in enumerate(stretched)
               for visit in sessionise(site, visitor, hits.get(n, ()), gap)]
     await upsert_visits(conn, visits)
 
 
 async def hits_by_window(
-    conn: aiosqlite.Connection, param: tuple[str]
+    conn: aiosqlite.Connection, windows: Sequence[Window]
 ) -> dict[int, list[Hit]]:
-    """The stored hits inside each window of `param` (`HITS_IN`), by window number."""
+    """The stored hits inside each window, by the window's position."""
     found: defaultdict[int, list[Hit]] = defaultdict(list)
-    async with conn.execute(HITS_IN, param) as cursor:
+    async with conn.execute(_HITS_IN, (to_json(windows),)) as cursor:
         for row in await cursor.fetchall():
             found[int(row[0])].append(hit_from_row(row[1:]))
     return found
-
-
-async def recount_days(
-    conn: aiosqlite.Connection, keys: Iterable[tuple[str, str, date]]
-) -> None:
-    """Recount the roll-ups of these (site, visitor, day)s from the events there now."""
-    rows = [(site, visitor, day.isoformat(), _midnight(day), _midnight(day + timedelta(days=1)))
-            for site, visitor, day in keys]
-    if rows:
-        param = (to_json(rows),)
-        for statement in _RECOUNT:
-            await conn.execute(statement, param)
-
-
-def _midnight(day: date) -> str:
-    return f"{day.isoformat()}T00:00:00.000000Z"
 
 
 async def rebuild_chunk(conn: aiosqlite.Connection, after: str, gap: timedelta) -> str | None:
@@ -238,8 +189,8 @@ async def rebuild_chunk(conn: aiosqlite.Connection, after: str, gap: timedelta) 
     hits: defaultdict[tuple[str, str], list[Hit]] = defaultdict(list)
     if last is not None:
         async with conn.execute(
-            f"SELECT site, visitor, {', '.join(_HIT_COLUMNS)} "
-            f"FROM analytics_events WHERE {span}", params,
+            f"SELECT site, visitor, {', '.join(HIT_COLUMNS)} FROM analytics_events "
+            f"WHERE {span}", params,
         ) as cursor:
             for row in await cursor.fetchall():
                 hits[(row[0], row[1])].append(hit_from_row(row[2:]))
@@ -249,19 +200,31 @@ async def rebuild_chunk(conn: aiosqlite.Connection, after: str, gap: timedelta) 
 
 
 def hit_from_row(row: Sequence[Any]) -> Hit:
-    """A hit from the columns of `_HIT_COLUMNS`, in that order."""
+    """A hit from the columns of `HIT_COLUMNS`, in that order."""
     return Hit(datetime.fromisoformat(row[0]), row[1] == "pageview", *row[2:])
 
 
 def visit_row(visit: Visit) -> tuple[Any, ...]:
+    """The row of `VISIT_COLUMNS`; the per-hit counts only where the columns do not say it
+    (see `visit_from_row`)."""
+    first_place = (visit.country, visit.region, visit.city, visit.browser, visit.os,
+                   visit.device)
+    one_page = len(visit.pages) <= 1  # then it is {entry page: pageviews}, or none
+    one_place = visit.places.keys() == {first_place}
     return (
         visit.site, visit.day.isoformat(), visit.visitor, format_timestamp(visit.started_at),
         format_timestamp(visit.ended_at), visit.last_day.isoformat(), visit.duration_us,
         visit.pageviews, visit.events, int(visit.bounce), visit.entry_page, visit.exit_page,
         visit.referrer_host, visit.utm_source, visit.utm_medium, visit.utm_campaign,
-        visit.utm_term, visit.utm_content, visit.country, visit.region, visit.city,
-        visit.browser, visit.os, visit.device,
+        visit.utm_term, visit.utm_content, *first_place,
+        None if one_page else to_json_object(visit.pages),
+        to_json_object(visit.names) if visit.names else None,
+        None if one_place else to_json([[*place, n] for place, n in visit.places.items()]),
     )
+
+
+def to_json_object(counts: dict[str, int]) -> str:
+    return json.dumps(counts, separators=(",", ":"), ensure_ascii=False)
 
 
 def visit_from_row(row: Sequence[Any]) -> Visit:
@@ -271,4 +234,21 @@ def visit_from_row(row: Sequence[Any]) -> Visit:
         del values[derived]
     values["started_at"] = datetime.fromisoformat(values["started_at"])
     values["ended_at"] = datetime.fromisoformat(values["ended_at"])
-    return Visit(**values)
+    pages, names, places = values.pop("pages"), values.pop("names"), values.pop("places")
+    visit = Visit(**values)
+    if pages is not None:
+        visit.pages = json.loads(pages)
+    elif visit.pageviews:
+        visit.pages = {visit.entry_page: visit.pageviews}
+    visit.names = json.loads(names) if names is not None else {}
+    if places is not None:
+        visit.places = {_place(entry[:6]): int(entry[6]) for entry in json.loads(places)}
+    else:
+        visit.places = {(visit.country, visit.region, visit.city, visit.browser, visit.os,
+                         visit.device): visit.pageviews}
+    return visit
+
+
+def _place(values: Sequence[str]) -> Place:
+    country, region, city, browser, os, device = values
+    return (country, region, city, browser, os, device)
