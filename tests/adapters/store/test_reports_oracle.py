@@ -92,7 +92,8 @@ class Scenario:
 
 scenarios = st.builds(
     Scenario,
-    events=st.lists(visits(), min_size=1, max_size=12).map(lambda runs: [event for run in runs for event in run]),
+    events=st.lists(visits(), min_size=1, max_size=12).map(
+        lambda runs: [event for run in runs for event in run]),
     arrival_seed=st.integers(0, 2**32),
     batches=st.integers(1, 6),
     erase=st.none() | st.tuples(st.sampled_from(("v1", "v2")), st.sampled_from((None, *SITES))),
