@@ -49,7 +49,7 @@ class DashboardData:
     start: date
     end: date
     language: DashboardLanguage
-    stats: Mapping[str, Any]  # `gateway.stats.compute_stats`, plus "bots"
+    stats: Mapping[str, Any]  # `core/analytics/reports.report_json`, plus "bots"
     decisions: DecisionCounts
     cookies: Sequence[SeenCookie]
     unknown_policy: str = "block"

@@ -407,6 +407,21 @@ async def test_verify_notices_a_rehashed_edit_of_the_newest_record(
     assert response.json()["seq"] == 3
 
 
+async def test_verify_resumes_at_its_checkpoint_and_full_re_hashes_everything(
+    gateway: Services, admin: httpx.AsyncClient
+) -> None:
+    await three_decisions(gateway)
+    first = (await admin.get(f"{ADMIN}/verify")).json()
+    await tamper_live(gateway.config.storage.path,
+           "UPDATE consent_log SET granted = '[\"necessary\", \"marketing\"]' WHERE seq = 2")
+    routine = await admin.get(f"{ADMIN}/verify")
+    full = await admin.get(f"{ADMIN}/verify", params={"full": "1"})
+    assert (first["resumed_from"], first["records"]) == (0, 3)
+    assert routine.status_code == 200 and routine.json()["resumed_from"] == 3
+    assert full.status_code == 409 and full.json()["seq"] == 2
+    assert (await admin.get(f"{ADMIN}/verify", params={"full": "yes"})).status_code == 400
+
+
 # ------------------------------------------------------------------------- the CLI
 
 

@@ -22,9 +22,11 @@ from gateway.core.errors import StoreError
 
 BUSY_TIMEOUT_MS: Final = 10_000
 READ_BATCH: Final = 500
-# A report sorts up to a few hundred thousand rows; what does not fit spills to a temporary
-# file rather than growing the process (a page cache of 16 MiB).
-REPORT_CACHE_KIB: Final = 16_384
+# A report sorts hundreds of thousands of rows, several sorts at once; what does not fit
+# spills to a temporary file rather than growing the process. The page cache is also each
+# sort's memory: 4 MiB (measured at 200,000 events: the report's RSS +17 MB, no slower
+# than with 16 MiB, which took +40 MB).
+REPORT_CACHE_KIB: Final = 4096
 
 Params = Sequence[Any] | Mapping[str, Any]
 
@@ -160,13 +162,8 @@ class SQLiteConnection:
         conn = self._require(self._reports)
         async with self._report_lock:
             with failures_named(failed):
-                try:
-                    await conn.execute("BEGIN")
+                async with _transaction(conn, "BEGIN"):
                     yield conn
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    await _rollback(conn)
-                    raise
 
     @contextlib.asynccontextmanager
     async def _writing(self, failed: str) -> AsyncIterator[aiosqlite.Connection]:
@@ -181,14 +178,8 @@ class SQLiteConnection:
         """`BEGIN IMMEDIATE` ... `COMMIT` on the writer, rolled back on any error: also on
         one that is not SQLite's (a value it cannot encode, a cancellation), which would
         leave the connection inside the transaction and fail the next write."""
-        async with self._writing(failed) as conn:
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                await conn.execute("COMMIT")
-            except BaseException:
-                await _rollback(conn)
-                raise
+        async with self._writing(failed) as conn, _transaction(conn, "BEGIN IMMEDIATE"):
+            yield conn
 
     async def _write_counted(self, sql: str, params: Params, *, failed: str) -> int:
         """One statement in its own short transaction; returns the rows it changed."""
@@ -221,6 +212,20 @@ async def _fetch(
     with failures_named(failed):
         async with conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
+
+
+@contextlib.asynccontextmanager
+async def _transaction(conn: aiosqlite.Connection, begin: str) -> AsyncIterator[None]:
+    """`begin` ... `COMMIT`, rolled back on any error: also on one that is not SQLite's (a
+    value it cannot encode, a cancellation), which would leave the connection inside the
+    transaction and fail the next one."""
+    try:
+        await conn.execute(begin)
+        yield
+        await conn.execute("COMMIT")
+    except BaseException:
+        await _rollback(conn)
+        raise
 
 
 async def _rollback(conn: aiosqlite.Connection) -> None:

@@ -1,15 +1,16 @@
 """Analytics reports in SQLite (adapter): every figure of `core/analytics/reports.py`
-computed by the database from the visits and the daily roll-ups, never from the events.
+computed by the database from the visits kept at ingest, never from the events.
 
 A report is one read transaction on the reports connection (its own thread, so the event
-loop and the other connections never wait for it), about seventeen queries, all over the
-visits of the range (`visits.py` keeps what breakdowns count per hit in them), whose results
-are days × figures or top + 1 rows per breakdown. Python handles only those results and
-the visits cut by the range's edges: a visit that started before the first day or runs
-past the last is rebuilt from its events inside the range (`core/analytics/visits.py`), as
-the oracle would see it, and joins the query as a JSON parameter. Only visits crossing one
-of the range's two midnights can be cut, so that is bounded by how many visits run at
-midnight, not by the size of the range.
+loop and the other connections never wait for it): the visits cut by the range's edges,
+totals, days, and the thirteen breakdowns in three statements (one per kind, each reading
+the visits of the range once; `visits.py` keeps what breakdowns count per hit in them).
+Results are days × figures or top + 1 rows per breakdown. Python handles only those and the
+cut visits: a visit that started before the first day or runs past the last is rebuilt
+from its events inside the range (`core/analytics/visits.py`), as the oracle would see it,
+and joins the queries as a JSON parameter. Only visits crossing one of the range's two
+midnights can be cut, so that is bounded by how many visits run at midnight, not by the
+size of the range.
 """
 
 # Every statement here is put together from the constants of this module, never from data.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import aiosqlite
 
@@ -39,6 +40,7 @@ from gateway.core.analytics.reports import (
     ReportRequest,
     Row,
     Summary,
+    Unit,
 )
 from gateway.core.analytics.visits import ONE_MICROSECOND, Visit, sessionise
 from gateway.core.consent.record import format_timestamp
@@ -93,38 +95,46 @@ _PLACES: Final = f"""
     )"""
 
 
-def _source(breakdown: Breakdown) -> str:
-    """The CTEs up to `t (value, visitor, n)`: one row per thing a breakdown counts, empty
-    values left out."""
+def _counted(breakdown: Breakdown) -> str:
+    """`(value, visitor, n)`: one row per thing a breakdown counts, from `r` or `pl`."""
     field = breakdown.field
     if breakdown.unit == "visit":
-        value = _VALUES.get(field, field)
-        rows = f"SELECT {value} AS value, visitor, pageviews AS n FROM r"
-        return f"{_VISITS}, t AS MATERIALIZED (SELECT * FROM ({rows}) WHERE value <> '')"
+        return f"SELECT {_VALUES.get(field, field)} AS value, visitor, pageviews AS n FROM r"
     if breakdown.unit == "hit":
-        rows = _PAGES if field == "pageview" else _NAMES
-        return f"{_VISITS}, t AS MATERIALIZED (SELECT * FROM ({rows}) WHERE value <> '')"
-    rows = f"SELECT {_VALUES.get(field, field)} AS value, visitor, n FROM pl"
-    return f"{_VISITS}, {_PLACES}, t AS MATERIALIZED (SELECT * FROM ({rows}) WHERE value <> '')"
+        return _PAGES if field == "pageview" else _NAMES
+    return f"SELECT {_VALUES.get(field, field)} AS value, visitor, n FROM pl"
 
 
-def _folded(breakdown: Breakdown) -> str:
-    """The rows shown, ranked, then `other`: the distinct visitors of everything not shown."""
-    return f"""
-        WITH {_source(breakdown)},
-        g AS (SELECT value, count(DISTINCT visitor) AS visitors, sum(n) AS n
-              FROM t GROUP BY value),
-        shown AS (SELECT value, visitors, n FROM g
-                  WHERE value <> :other AND visitors >= :min_visitors
-                  ORDER BY visitors DESC, n DESC, value LIMIT :top)
-        SELECT 0 AS part, value, visitors, n FROM shown
+def _folding(name: str, counted: str) -> tuple[str, str]:
+    """(CTEs, rows) of one breakdown: the values shown, ranked, then `other`, the distinct
+    visitors of everything not shown. The rows are ordered in Python (`_rows`)."""
+    ctes = f"""
+        t_{name} AS MATERIALIZED (SELECT * FROM ({counted}) WHERE value <> ''),
+        s_{name} AS (SELECT value, count(DISTINCT visitor) AS visitors, sum(n) AS n
+                     FROM t_{name} GROUP BY value
+                     HAVING value <> :other AND count(DISTINCT visitor) >= :min_visitors
+                     ORDER BY visitors DESC, n DESC, value LIMIT :top)"""
+    rows = f"""
+        SELECT '{name}', 0, value, visitors, n FROM s_{name}
         UNION ALL
-        SELECT 1, :other, count(DISTINCT visitor), coalesce(sum(n), 0) FROM t
-        WHERE value NOT IN (SELECT value FROM shown) HAVING count(*) > 0
-        ORDER BY part, visitors DESC, n DESC, value"""
+        SELECT '{name}', 1, :other, count(DISTINCT visitor), coalesce(sum(n), 0) FROM t_{name}
+        WHERE value NOT IN (SELECT value FROM s_{name}) HAVING count(*) > 0"""
+    return ctes, rows
 
 
-_BREAKDOWN_SQL: Final = {b.name: _folded(b) for b in BREAKDOWNS}
+def _breakdowns_of(unit: Unit) -> str:
+    """One statement for the breakdowns of one kind, so the visits of the range are read
+    (and their places unpacked) once for them all. Not one for all thirteen: each folding
+    sorts, and a statement holds all its sorts' memory at once."""
+    parts = [_folding(b.name, _counted(b)) for b in BREAKDOWNS if b.unit == unit]
+    ctes = ",".join(c for c, _ in parts)
+    rows = " UNION ALL ".join(r for _, r in parts)
+    places = f"{_PLACES}," if unit == "visitor" else ""
+    visits = _VISITS.replace("r AS (", "r AS MATERIALIZED (", 1)
+    return f"WITH {visits}, {places} {ctes} {rows}"
+
+
+_BREAKDOWNS: Final = tuple(_breakdowns_of(unit) for unit in get_args(Unit))
 
 
 class SQLiteReports(SQLiteConnection):
@@ -141,12 +151,8 @@ class SQLiteReports(SQLiteConnection):
             totals = _summary((await _fetch(conn, _TOTALS, params))[0])
             days = {date.fromisoformat(row[0]): _summary(row[1:])
                     for row in await _fetch(conn, _DAYS, params)}
-            breakdowns = {
-                name: [Row(row[1], int(row[2]), int(row[3]))
-                       for row in await _fetch(conn, sql, params)]
-                for name, sql in _BREAKDOWN_SQL.items()
-            }
-        return ReportFigures(totals=totals, days=days, breakdowns=breakdowns)
+            found = [row for sql in _BREAKDOWNS for row in await _fetch(conn, sql, params)]
+        return ReportFigures(totals=totals, days=days, breakdowns=_rows(found))
 
     async def _edges(self, conn: aiosqlite.Connection, params: Mapping[str, Any]) -> list[Visit]:
         """The visits cut by the range's edges, as their hits inside the range make them."""
@@ -166,6 +172,17 @@ class SQLiteReports(SQLiteConnection):
 async def _fetch(conn: aiosqlite.Connection, sql: str, params: Mapping[str, Any]) -> list[Any]:
     async with conn.execute(sql, params) as cursor:
         return list(await cursor.fetchall())
+
+
+def _rows(found: Sequence[Sequence[Any]]) -> dict[str, list[Row]]:
+    """(breakdown, part, value, visitors, count) rows in report order: the shown ranked by
+    visitors, count, then value (code point order, as SQLite compares text), then `other`."""
+    rows: dict[str, list[Row]] = {}
+    for name, _, value, visitors, count in sorted(
+        found, key=lambda row: (row[0], row[1], -row[3], -row[4], row[2])
+    ):
+        rows.setdefault(name, []).append(Row(value, int(visitors), int(count)))
+    return rows
 
 
 def _summary(row: Sequence[Any]) -> Summary:

@@ -228,25 +228,21 @@ def to_json_object(counts: dict[str, int]) -> str:
 
 
 def visit_from_row(row: Sequence[Any]) -> Visit:
-    """A visit from the columns of `VISIT_COLUMNS`, in that order."""
-    values = dict(zip(VISIT_COLUMNS, row, strict=True))
-    for derived in ("day", "last_day", "duration_us", "bounce"):
-        del values[derived]
-    values["started_at"] = datetime.fromisoformat(values["started_at"])
-    values["ended_at"] = datetime.fromisoformat(values["ended_at"])
-    pages, names, places = values.pop("pages"), values.pop("names"), values.pop("places")
-    visit = Visit(**values)
-    if pages is not None:
-        visit.pages = json.loads(pages)
-    elif visit.pageviews:
-        visit.pages = {visit.entry_page: visit.pageviews}
-    visit.names = json.loads(names) if names is not None else {}
-    if places is not None:
-        visit.places = {_place(entry[:6]): int(entry[6]) for entry in json.loads(places)}
-    else:
-        visit.places = {(visit.country, visit.region, visit.city, visit.browser, visit.os,
-                         visit.device): visit.pageviews}
-    return visit
+    """A visit from the columns of `VISIT_COLUMNS`, in that order (`day`, `last_day`,
+    `duration_us` and `bounce` follow from the rest)."""
+    (site, _, visitor, started_at, ended_at, _, _, pageviews, events, _, entry_page,
+     exit_page, referrer_host, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+     country, region, city, browser, os, device, pages, names, places) = row
+    first_place = (country, region, city, browser, os, device)
+    return Visit(
+        site, visitor, datetime.fromisoformat(started_at), datetime.fromisoformat(ended_at),
+        pageviews, events, entry_page, exit_page, referrer_host, utm_source, utm_medium,
+        utm_campaign, utm_term, utm_content, country, region, city, browser, os, device,
+        pages=json.loads(pages) if pages else ({entry_page: pageviews} if pageviews else {}),
+        names=json.loads(names) if names else {},
+        places=({_place(entry[:6]): int(entry[6]) for entry in json.loads(places)}
+                if places else {first_place: pageviews}),
+    )
 
 
 def _place(values: Sequence[str]) -> Place:
