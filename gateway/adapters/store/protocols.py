@@ -107,13 +107,13 @@ class ConsentLogStore(Protocol):
 
 
 class AnalyticsStore(Protocol):
-    """Analytics events (pseudonymous, no address or user agent), the visits and daily
-    roll-ups made of them, and per-day bot tallies."""
+    """Analytics events (pseudonymous, no address or user agent), the visits made of
+    them, and per-day bot tallies."""
 
     async def add_events(self, events: Sequence[AnalyticsEvent]) -> None:
         """Store a batch of events in one transaction, committed before returning, and in
         it assign each to a visit (the rule of `core/analytics/visits.py`, with the gap the
-        store was opened with) and add it to the daily roll-ups. The database decides, so
+        store was opened with). The database decides, so
         several workers agree and a restart changes nothing: the same events give the same
         visits whatever the batches and their order (an event older than its visitor's
         newest visit lands in the right visit, joining two if it bridges them).
@@ -130,7 +130,7 @@ class AnalyticsStore(Protocol):
 
     async def erase_events(self, visitor: str, site: str | None = None) -> int:
         """Delete one visitor pseudonym's events (on `site` only, if given), their visits
-        and roll-ups in one transaction, counting an erasure for every site that lost
+        in one transaction, counting an erasure for every site that lost
         events (see `AnalyticsReports.erasures`); return how many events."""
 
     async def add_bot_counts(self, counts: Mapping[tuple[str, date], int]) -> None:
@@ -142,7 +142,7 @@ class AnalyticsStore(Protocol):
 
 
 class AnalyticsReports(Protocol):
-    """Reports computed by the database from the visits and roll-ups, never by loading
+    """Reports computed by the database from the visits kept at ingest, never by loading
     events: what a report means is `core/analytics/reports.py`."""
 
     async def analytics_report(self, request: ReportRequest) -> ReportFigures:
@@ -216,7 +216,7 @@ class RetentionStore(Protocol):
 
     async def purge_before(self, table: RetentionTable, cutoff: datetime, limit: int) -> int:
         """Delete at most `limit` rows recorded before `cutoff` (bot tallies: of days
-        before `cutoff`'s day; analytics events oldest first, their visits and roll-ups
+        before `cutoff`'s day; analytics events oldest first, the visits around them
         rebuilt from what remains) in one transaction; return how many (0: none left)."""
 
     async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:

@@ -1,5 +1,5 @@
 """The dashboard's numbers (SPEC §3.6 `GET /_consent/admin/stats`) from raw events (pure):
-the **test oracle**. Production answers from the store's visits and roll-ups
+the **test oracle**. Production answers from the visits the store keeps at ingest
 (`reports.py`, `adapters/store/sqlite/reports.py`); a property test holds the two equal, so
 this stays the plain, obviously-right definition and nothing in production calls it.
 

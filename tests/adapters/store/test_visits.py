@@ -124,7 +124,7 @@ async def test_opening_with_another_gap_rebuilds_the_visits(tmp_path: Path) -> N
 async def test_events_from_before_visits_were_kept_get_them_on_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Upgrading: the migration adds the roll-ups, the first open the visits, a chunk of
+    """Upgrading: the migration adds the table, the first open the visits, a chunk of
     visitors per transaction."""
     path = tmp_path / "gateway.sqlite3"
     conn = sqlite3.connect(path)
