@@ -42,6 +42,8 @@
   const granted = (id) => !!consent() && (consent().categories || {})[id] === true;
   // false for no decision or an automatic one from GPC
   const explicit = () => !!consent() && consent().explicit !== false;
+  // no banner needed: decided, or a region without one
+  const settled = () => explicit() || state.mode == "none";
 
   // Google Consent Mode v2. Snippet: the state comes later, so deny now and wait briefly.
   const mode = state ? state.consent_mode : { wait_for_update: 500 };
@@ -115,7 +117,7 @@
   const buildUi = () => {
     const texts = state.texts || {};
     const root = el("div", {
-      class: "cg-banner", role: "dialog", "aria-modal": "false",
+      class: "cg-banner", role: "dialog", "aria-modal": "false", "data-mode": state.mode,
       "aria-labelledby": "cg-title", "aria-describedby": "cg-body",
     });
     if (state.language) root.lang = state.language;
@@ -173,7 +175,7 @@
   const sync = () => {
     for (const cat of state.categories || []) {
       const input = ui.inputs[cat.id];
-      input.checked = !!cat.locked || (explicit() && granted(cat.id));
+      input.checked = !!cat.locked || granted(cat.id); // GPC grants nothing, notice some
       input.disabled = !!cat.locked;
     }
   };
@@ -248,7 +250,7 @@
     state.consent = data;
     update();
     if (ui) {
-      if (explicit()) hide();
+      if (settled()) hide();
       else sync(); // GPC: the banner still asks
     }
     unblock();
@@ -313,7 +315,7 @@
     if (event.defaultPrevented || !settingsOpen()) return;
     if (event.key === "Escape" || event.key === "Esc") {
       event.preventDefault();
-      if (explicit()) return hide();
+      if (settled()) return hide();
       show(false);
       restoreFocus();
     } else if (event.key === "Tab") {
@@ -396,8 +398,11 @@
     }
     if (!snippet) base = (state.prefix || base).replace(/\/+$/, "");
     update();
-    if (state.honour_gpc && state.consent === null && navigator.globalPrivacyControl === true) {
-      call("/consent", { action: "gpc", source: "gpc", page: location.pathname, language: state.language })
+    // no decision yet: GPC refuses; a notice/none region implies its categories
+    const auto = state.consent === null && (state.honour_gpc && navigator.globalPrivacyControl === true
+      ? "gpc" : state.mode && state.mode != "opt-in" && "implied");
+    if (auto) {
+      call("/consent", { action: auto, page: location.pathname, language: state.language })
         .then((data) => explicit() || apply(data)) // a choice made meanwhile wins
         .catch((err) => warn("decision not recorded", err));
     }
@@ -406,7 +411,7 @@
       await new Promise((done) => D.addEventListener("DOMContentLoaded", done, { once: true }));
     }
     ui = buildUi();
-    if (explicit()) hide();
+    if (settled()) hide();
     else show(false);
     if (pendingOpen) show(true);
     unblock();

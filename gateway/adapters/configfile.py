@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from gateway.core.config import GatewayConfig, config_notes, parse_config
 from gateway.core.errors import ConfigError, ConfigProblem
@@ -29,6 +30,7 @@ def load_config(
             "or server.secret_keys_file",
         ))
         del server["secret_keys"]
+    problems.extend(_storage_secrets_in_file(raw))
     try:
         config = parse_config(raw, environ)
     except ConfigError as exc:
@@ -40,6 +42,42 @@ def load_config(
         server = config.server.model_copy(update={"secret_keys": keys})
         config = config.model_copy(update={"server": server})
     return config
+
+
+def _storage_secrets_in_file(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """A database password written in the file: refused (and dropped, so the other problems
+    are still listed), like the signing keys."""
+    storage = raw.get("storage")
+    if not isinstance(storage, dict):
+        return []
+    where = ("set GATEWAY_STORAGE_PASSWORD or PGPASSWORD, use a pgpass file "
+             "(storage.passfile), or give the whole URL in GATEWAY_STORAGE_URL")
+    problems = []
+    if "password" in storage:
+        problems.append(ConfigProblem(
+            "storage.password", f"a password may not be written in the config file; {where}"))
+        del storage["password"]
+    url = storage.get("url")
+    if isinstance(url, str) and _has_password(url):
+        problems.append(ConfigProblem(
+            "storage.url", f"the URL holds a password, which may not be written in the config "
+            f"file; {where}"))
+        storage["url"] = _without_password(url)
+    return problems
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:  # a malformed URL: the schema names its problem
+        return False
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc}" if user else netloc))
 
 
 def notes_on(path: str | Path) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from gateway.core.config import SiteConfig
 from gateway.core.consent.cookie import Consent
+from gateway.core.consent.regions import OPT_IN, RegionDecision
 from gateway.core.network import Peer
 
 
@@ -22,6 +23,15 @@ class RequestContext:
     cookies: dict[str, str]
     origin_header: str | None
     signed: str | None = None  # the consent cookie (or snippet token) as received
+    region: RegionDecision = OPT_IN  # the `[[regions]]` regime of the client's country
+
+    @property
+    def hostname(self) -> str:
+        """The `Host` without its port, lowercased."""
+        host = self.host.lower()
+        if host.startswith("["):
+            return host.partition("]")[0] + "]"
+        return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
     @property
     def https(self) -> bool:

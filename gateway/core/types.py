@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Final, Literal, get_args
 
 Category = Literal["necessary", "preferences", "analytics", "marketing"]
-Action = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc", "erase"]
-Source = Literal["banner", "preferences", "api", "gpc"]
+# `implied`: the categories a `notice` or `none` region grants before the visitor decides.
+Action = Literal["accept_all", "reject_all", "custom", "withdraw", "gpc", "erase", "implied"]
+Source = Literal["banner", "preferences", "api", "gpc", "region"]
 Language = Literal["nl", "en", "de", "fr"]
 
 CATEGORIES: Final[tuple[Category, ...]] = get_args(Category)
@@ -16,5 +17,7 @@ SOURCES: Final[tuple[Source, ...]] = get_args(Source)
 LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 
 # Actions a browser may send to POST /consent (`gpc` when the script sees
-# navigator.globalPrivacyControl); withdraw and erase have endpoints of their own.
-VISITOR_ACTIONS: Final[tuple[Action, ...]] = ("accept_all", "reject_all", "custom", "gpc")
+# navigator.globalPrivacyControl, `implied` from a snippet in a `notice`/`none` region);
+# withdraw and erase have endpoints of their own.
+VISITOR_ACTIONS: Final[tuple[Action, ...]] = (
+    "accept_all", "reject_all", "custom", "gpc", "implied")

@@ -11,6 +11,7 @@ from gateway.adapters.clock import Clock
 from gateway.adapters.store import ConsentLogStore
 from gateway.adapters.useragent import browser_and_os
 from gateway.core.config import GatewayConfig, SiteConfig
+from gateway.core.config.regions import covers
 from gateway.core.consent.cookie import (
     Consent,
     ConsentCookieCodec,
@@ -65,23 +66,34 @@ class ConsentService:
         self.lifetime = timedelta(days=config.consent.lifetime_days)
         self.codec = ConsentCookieCodec(config.server.secret_keys, self.lifetime)
         self.erased = ErasedConsents(self.lifetime)
+        # With a cookie domain, one decision serves every site: it carries their revisions.
+        self.shared_revisions = tuple(sorted(
+            (site.id, site.revision) for site in config.sites
+        )) if config.consent.cookie_domain else ()
 
     # ------------------------------------------------------------ the cookie
 
     def cookie_name(self, https: bool) -> str:
-        # __Host- makes the browser refuse the cookie unless Secure, Path=/ and no Domain.
+        # __Host- makes the browser refuse the cookie unless Secure, Path=/ and no Domain;
+        # a cookie for a parent domain can only be __Secure- (Secure required).
         name = self.config.consent.cookie_name
-        return f"__Host-{name}" if https else name
+        if not https:
+            return name
+        return f"__Secure-{name}" if self.config.consent.cookie_domain else f"__Host-{name}"
 
-    def set_cookie(self, consent: Consent, *, https: bool) -> str:
+    def set_cookie(self, consent: Consent, *, https: bool, host: str = "") -> str:
         """The `Set-Cookie` value carrying a consent: HttpOnly (the page gets the state
-        inlined, so no script needs it), SameSite=Lax, Secure and `__Host-` on HTTPS."""
+        inlined, so no script needs it), SameSite=Lax, Secure and `__Host-` on HTTPS; with
+        `consent.cookie_domain` covering `host`, for that parent domain (`__Secure-`)."""
         cookie: SimpleCookie = SimpleCookie()
         name = self.cookie_name(https)
         cookie[name] = self.codec.encode(consent)
         morsel = cookie[name]
         morsel["max-age"] = int(self.lifetime.total_seconds())
         morsel["path"] = "/"
+        domain = self.config.consent.cookie_domain
+        if domain and covers(domain, host):
+            morsel["domain"] = domain
         morsel["httponly"] = True
         morsel["samesite"] = "Lax"
         if https:
@@ -129,7 +141,8 @@ class ConsentService:
         consent = Consent(
             consent_id=consent_id or (ctx.consent.consent_id if ctx.consent else new_consent_id()),
             site=ctx.site.id, granted=granted_categories(granted), revision=ctx.site.revision,
-            decided_at=now, explicit=action != "gpc",
+            decided_at=now, explicit=action not in ("gpc", "implied"), mode=ctx.region.mode,
+            revisions=self.shared_revisions,
         )
         draft = ConsentDraft(
             recorded_at=now, consent_id=consent.consent_id, site=ctx.site.id, action=action,
@@ -140,6 +153,7 @@ class ConsentService:
             banner_hash=self.banners.view(ctx.site, language).banner_hash,
             language=language, ip=self.truncate(ctx.peer.address),
             user_agent=browser_and_os(ctx.user_agent), page=page, gpc=ctx.gpc,
+            mode=ctx.region.mode, host=ctx.hostname[:255],
         )
         record = await self.store.append_consent(draft)
         if action == "erase":

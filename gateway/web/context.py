@@ -14,6 +14,7 @@ from gateway.core.config import GatewayConfig, SiteConfig
 from gateway.core.network import resolve_peer
 from gateway.core.request import RequestContext
 from gateway.services.consents import ConsentService
+from gateway.services.regions import RegionService
 
 SCOPE_KEY: Final = "consent_gateway"
 TOKEN_HEADER: Final = "x-consent-token"  # noqa: S105 - a header name
@@ -25,9 +26,12 @@ _WANTED: Final = frozenset({
 
 
 class RequestContexts:
-    def __init__(self, config: GatewayConfig, consents: ConsentService) -> None:
+    def __init__(
+        self, config: GatewayConfig, consents: ConsentService, regions: RegionService
+    ) -> None:
         self.config = config
         self.consents = consents
+        self.regions = regions
 
     def site_for(self, hostname: str) -> SiteConfig:
         for site in self.config.sites:
@@ -57,9 +61,14 @@ class RequestContexts:
         # A snippet keeps the signed value first-party and sends it back as a header.
         own_cookie = self.consents.cookie_name(peer.scheme == "https")
         signed = headers.get(TOKEN_HEADER) or cookies.get(own_cookie)
+        region = self.regions.decide(peer.address)
+        consent = self.consents.decode(signed, site)
+        if consent is not None and not consent.explicit and consent.mode != "opt-in" \
+                and region.asks_first:
+            consent = None  # implied elsewhere, and here the visitor must be asked first
         return RequestContext(
             site=site,
-            consent=self.consents.decode(signed, site),
+            consent=consent,
             peer=peer,
             host=host,
             gpc=headers.get("sec-gpc", "").strip() == "1",
@@ -69,6 +78,7 @@ class RequestContexts:
             cookies=cookies,
             origin_header=headers.get("origin"),
             signed=signed,
+            region=region,
         )
 
 

@@ -27,6 +27,7 @@ from gateway.core.enforcement.encoding import accepts_gzip
 from gateway.core.errors import (
     BadRequest,
     CrossSiteRequest,
+    InvalidField,
     PayloadTooLarge,
     RequestError,
     StoreError,
@@ -170,7 +171,7 @@ class _Handlers:
         ctx = context_of(request.scope)
         language = self.banners.language_for(ctx, request.query_params.get("lang"))
         body = self.banners.view(ctx.site, language).state(
-            ctx.consent, gpc=ctx.gpc, include_id=True
+            ctx.consent, gpc=ctx.gpc, include_id=True, mode=ctx.region.mode
         )
         response = JSONResponse(body, headers={"Cache-Control": "no-store"})
         allow_snippet(response, ctx)
@@ -222,13 +223,18 @@ class _Handlers:
         if choice.site and choice.site != ctx.site.id:
             ctx = self.contexts.context_for(request.scope, site_id=choice.site)
             refuse_cross_site(request, ctx)
-        if choice.action == "gpc" and ctx.consent is not None and ctx.consent.explicit:
+        automatic = choice.action in ("gpc", "implied")
+        if choice.action == "implied" and ctx.region.asks_first:
+            raise InvalidField("nothing is implied here: the visitor is asked first",
+                               field="action")
+        if automatic and ctx.consent is not None and (ctx.consent.explicit
+                                                      or choice.action == "implied"):
             consent = ctx.consent  # the visitor's own choice wins over a GPC signal
         else:
             consent, _ = await self.consents.record_decision(
                 ctx,
                 action=choice.action,
-                granted=choice.granted,
+                granted=ctx.region.granted if choice.action == "implied" else choice.granted,
                 source=choice.source,
                 page=choice.page,
                 language=self.banners.language_for(ctx, choice.language),
@@ -254,7 +260,7 @@ class _Handlers:
         self, response: Response, ctx: RequestContext, consent: Consent
     ) -> None:
         response.headers.append(
-            "set-cookie", self.consents.set_cookie(consent, https=ctx.https)
+            "set-cookie", self.consents.set_cookie(consent, https=ctx.https, host=ctx.hostname)
         )
         # Cookies of categories the visitor no longer allows are deleted now, HttpOnly
         # ones included, rather than lingering until they expire.

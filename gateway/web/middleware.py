@@ -19,8 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.adapters.configfile import load_config
 from gateway.adapters.static_files import default_config_path
+from gateway.adapters.useragent import describe_agent
 from gateway.core.config import GatewayConfig
-from gateway.core.consent.banner import BannerView, banner_tags, embed_placeholder, noscript_markup
+from gateway.core.consent.banner import BannerView, embed_placeholder, noscript_markup
 from gateway.core.consent.cookie import Consent
 from gateway.core.enforcement.blocking import ScriptBlocker
 from gateway.core.enforcement.compression import encoder_for, preferred_coding
@@ -36,10 +37,11 @@ from gateway.core.enforcement.html import (
 )
 from gateway.core.enforcement.rewrite import PageRewrite
 from gateway.core.request import RequestContext
-from gateway.core.types import Category
+from gateway.core.types import Action, Category
 from gateway.services.wiring import Services, build_services
 from gateway.web.context import SCOPE_KEY, RequestContexts
 from gateway.web.endpoints import build_endpoints
+from gateway.web.headmarkup import HeadMarkup
 
 GPC_PATH: Final = "/.well-known/gpc.json"
 _NO_BODY_STATUSES: Final = frozenset({204, 205, 304})
@@ -73,7 +75,7 @@ class ConsentMiddleware:
             config = config or load_config(config_path or default_config_path())
             services = build_services(config)
         self.services = services
-        self.contexts = RequestContexts(services.config, services.consents)
+        self.contexts = RequestContexts(services.config, services.consents, services.regions)
         self.endpoints = build_endpoints(services, self.contexts)
         self.prefix = services.prefix
         self._admin_port = services.config.server.admin_port
@@ -81,6 +83,8 @@ class ConsentMiddleware:
         # Only a gateway that terminates TLS itself may promise HTTPS for the host.
         self._hsts = (server.hsts.header().encode() if server.serves_https and server.hsts.enabled
                       else None)
+        self._heads = HeadMarkup(prefix=services.prefix, versions={
+            name: asset.etag for name, asset in services.banners.assets.items()})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -133,7 +137,8 @@ class ConsentMiddleware:
             await self.endpoints(scope, receive, send)
             return
         stale = self._strip_request_cookies(scope, ctx)
-        await self.app(scope, receive, _ResponseFilter(self.services, ctx, scope, send, stale))
+        await self.app(scope, receive,
+                       _ResponseFilter(self.services, ctx, scope, send, stale, self._heads))
 
     def _strip_request_cookies(self, scope: Scope, ctx: RequestContext) -> list[str]:
         """Drop cookies of non-granted categories from the request (noting in the inventory
@@ -178,16 +183,17 @@ class _ResponseFilter:
 
     def __init__(
         self, services: Services, ctx: RequestContext, scope: Scope, send: Send,
-        stale: list[str],
+        stale: list[str], heads: HeadMarkup,
     ) -> None:
         self.services = services
+        self.heads = heads
         self.ctx = ctx
         self.method = scope.get("method", "GET")
         self.path: str = scope.get("path", "/")
         self.send = send
         self.stale_cookies = stale
         self.pipeline: PageRewrite | None = None
-        self.accept_encoding = _header(scope, b"accept-encoding")
+        self.scope = scope  # its Accept-Encoding is read only for a page to rewrite
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -205,16 +211,18 @@ class _ResponseFilter:
         self._filter_set_cookies(headers)
         charset = self._rewritable_charset(headers, message["status"])
         if charset is not None:
-            await self._honour_gpc(headers)
+            await self._decide_by_default(headers)
             self._prepare_rewrite(headers, charset)
 
     def _filter_set_cookies(self, headers: MutableHeaders) -> None:
         firewall, ctx = self.services.firewall, self.ctx
         values = headers.getlist("set-cookie")
+        if not values and not self.stale_cookies:
+            return  # nothing to filter, nothing to delete
         passed, blocked = firewall.filter_response_cookies(
             values, site=ctx.site.id, consent=ctx.consent,
             own_cookie=self.services.consents.cookie_name(ctx.https),
-        )
+        ) if values else ([], [])
         if blocked:
             del headers["set-cookie"]
             for value in passed:
@@ -223,19 +231,29 @@ class _ResponseFilter:
                                                host=ctx.host):
             headers.append("set-cookie", value)
 
-    async def _honour_gpc(self, headers: MutableHeaders) -> None:
-        """A browser sending `Sec-GPC: 1` that has not decided yet: log a GPC decision
-        (marketing denied, nothing granted) before the page that reflects it goes out."""
+    async def _decide_by_default(self, headers: MutableHeaders) -> None:
+        """A browser that has not decided yet and sends `Sec-GPC: 1`: log a GPC decision
+        (marketing denied, nothing granted); else, in a `notice`/`none` region, an implied
+        one granting the region's categories — before the page reflecting it goes out.
+        Crawlers get neither: they never decide, and would fill the log."""
         ctx = self.ctx
         services = self.services
-        if not (services.config.privacy.honour_gpc and ctx.gpc and ctx.consent is None):
+        if ctx.consent is not None:
+            return
+        if services.config.privacy.honour_gpc and ctx.gpc:
+            action: Action = "gpc"
+            granted: frozenset[Category] = frozenset()
+        elif not ctx.region.asks_first and not describe_agent(ctx.user_agent).bot:
+            action, granted = "implied", ctx.region.granted
+        else:
             return
         consent, _ = await services.consents.record_decision(
-            ctx, action="gpc", granted=frozenset(), source="gpc", page=self.path,
-            language=services.banners.language_for(ctx),
+            ctx, action=action, granted=granted, source="gpc" if action == "gpc" else "region",
+            page=self.path, language=services.banners.language_for(ctx),
         )
         self.ctx = replace(ctx, consent=consent)
-        headers.append("set-cookie", services.consents.set_cookie(consent, https=ctx.https))
+        headers.append("set-cookie", services.consents.set_cookie(
+            consent, https=ctx.https, host=ctx.hostname))
 
     def _rewritable_charset(self, headers: MutableHeaders, status: int) -> str | None:
         """The page's charset (`""`: not declared) when this response is HTML the gateway
@@ -257,17 +275,15 @@ class _ResponseFilter:
         banners = services.banners
         transcoder = Utf16ToUtf8(charset) if charset in UTF16_CHARSETS else None
         output_charset = "utf-8" if transcoder else charset
-        coding = (preferred_coding(self.accept_encoding)
+        coding = (preferred_coding(_header(self.scope, b"accept-encoding"))
                   if services.config.server.compress_html else None)
         nonce = secrets.token_urlsafe(16)
-        versions = {name: asset.etag for name, asset in banners.assets.items()}
 
         def head_markup(page_lang: str | None) -> bytes:
-            view = banners.view_for(ctx, page_lang)
-            state = view.state_attribute(ctx.consent, gpc=ctx.gpc)
-            tags = banner_tags(state, prefix=services.prefix, nonce=nonce, versions=versions,
-                               page_token=services.analytics.page_token(ctx.site))
-            return markup_bytes(tags, output_charset)
+            return self.heads.render(
+                banners.view_for(ctx, page_lang), ctx.consent, gpc=ctx.gpc,
+                mode=ctx.region.mode, charset=output_charset, nonce=nonce,
+                page_token=services.analytics.page_token(ctx.site))
 
         view = banners.view_for(ctx)
         noscript = noscript_markup(preferences_url=f"{services.prefix}/preferences",

@@ -24,6 +24,7 @@ from gateway.web.context import context_of
 log = logging.getLogger("consent_gateway.proxy")
 
 
+_REWRITERS: Final = 256  # origin rewriters kept (upstream, upstream host, public origin)
 _ERROR_PAGE: Final = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{status} {title}</title></head><body><h1>{title}</h1><p>{detail}</p></body></html>"""
 
@@ -39,6 +40,7 @@ class ReverseProxy:
             sock_read=server.upstream_read_timeout,
         )
         self._session: aiohttp.ClientSession | None = None
+        self._rewriters: dict[tuple[str, str | None, str], OriginRewriter] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -95,6 +97,18 @@ class ReverseProxy:
     def _base(self, ctx: RequestContext) -> str:
         return self.upstreams.get(ctx.site.id) or next(iter(self.upstreams.values()))
 
+    def _rewriter(self, ctx: RequestContext) -> OriginRewriter:
+        """Built once per upstream and public origin (a bounded cache: the origin comes
+        from the visitor's `Host`)."""
+        key = (self._base(ctx), ctx.site.upstream_host, ctx.origin)
+        rewriter = self._rewriters.get(key)
+        if rewriter is None:
+            if len(self._rewriters) >= _REWRITERS:
+                self._rewriters.clear()
+            rewriter = self._rewriters[key] = OriginRewriter.for_upstream(
+                key[0], upstream_host=key[1], public_origin=key[2])
+        return rewriter
+
     def _url(self, scope: Scope) -> str:
         base = self._base(context_of(scope))
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -110,9 +124,7 @@ class ReverseProxy:
         if body is not None and body.declared_too_large:
             await _too_large(send, self.max_upload)
             return
-        rewriter = OriginRewriter.for_upstream(
-            self._base(ctx), upstream_host=ctx.site.upstream_host, public_origin=ctx.origin)
-        relay = _Relay(send, rewriter)
+        relay = _Relay(send, self._rewriter(ctx))
         try:
             async with self._client().request(
                 scope["method"], url, headers=_request_headers(scope, ctx),

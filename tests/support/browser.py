@@ -42,6 +42,15 @@ def logged_actions(tmp_path: Path) -> list[tuple[str, str, str]]:
     return [(str(a), str(s), str(g)) for a, s, g in rows]
 
 
+def logged_columns(tmp_path: Path, *columns: str) -> list[tuple[str, ...]]:
+    """The given columns of every consent record, as text, in order."""
+    conn = sqlite3.connect(tmp_path / "gateway.sqlite3")
+    query = f"SELECT {', '.join(columns)} FROM consent_log ORDER BY seq"
+    rows = conn.execute(query).fetchall()
+    conn.close()
+    return [tuple(str(value) for value in row) for row in rows]
+
+
 @contextmanager
 def static_site(html: str) -> Iterator[str]:
     """Another origin (its own port) serving one page, as a site using the snippet would."""

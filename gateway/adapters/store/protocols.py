@@ -105,6 +105,12 @@ class ConsentLogStore(Protocol):
         counted per (UTC day, action, whether analytics was granted); tombstones skipped.
         Counted by the database, not by loading records."""
 
+    async def consent_decisions_by_mode(
+        self, site: str, since: datetime, until: datetime
+    ) -> dict[tuple[date, str, bool, str], int]:
+        """As `consent_decisions`, split further by the record's regional `mode` (`""` for
+        records from before modes were kept)."""
+
 
 class AnalyticsStore(Protocol):
     """Analytics events (pseudonymous, no address or user agent), the visits made of

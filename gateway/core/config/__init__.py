@@ -5,11 +5,13 @@ and `docs/configuration.md` are all derived from the models, so a key cannot exi
 help text or go undocumented. Import from here; the modules are:
 
 - `schema`: the whole document `GatewayConfig`, its gateway-wide tables (`ServerConfig`,
-  `ConsentConfig`, `PrivacyConfig` … `StorageConfig`), the checks across sections,
-  `parse_config` and the mapping of pydantic's errors to one `ConfigProblem` per key.
+  `ConsentConfig`, `PrivacyConfig` … `AdminConfig`; `StorageConfig` from `storage`), the
+  checks across sections, `parse_config` and the mapping of pydantic's errors to one
+  `ConfigProblem` per key.
 - `sites`: what the sites show visitors and hold back from them (`SiteConfig`, category and
   banner texts, Consent Mode, `CookieRule`, `BlockingConfig`, `BlockingRule`), and
   `_Section`, the base of every table.
+- `storage`: `[storage]`, the SQLite file or the PostgreSQL URL (`storage_engine`).
 - `environment`: `GATEWAY_...` overrides, walked generically over any pydantic model.
 - `reference`: `config_keys` and `config_reference_markdown` (docs/configuration.md).
 
@@ -30,7 +32,6 @@ from gateway.core.config.schema import (
     PrivacyConfig,
     RetentionConfig,
     ServerConfig,
-    StorageConfig,
     apply_env_overrides,
     parse_config,
 )
@@ -48,6 +49,7 @@ from gateway.core.config.sites import (
     SiteConfig,
     config_notes,
 )
+from gateway.core.config.storage import StorageConfig
 
 __all__ = [
     "ENV_PREFIX",

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from gateway.core.config.environment import ENV_PREFIX, merge_env_overrides
+from gateway.core.config.regions import CookieDomain, RegionRule, cookie_domain_problems
 from gateway.core.config.sites import (
     BannerConfig,
     BlockingConfig,
@@ -34,6 +35,7 @@ from gateway.core.config.sites import (
     _Section,
     current_form,
 )
+from gateway.core.config.storage import StorageConfig
 from gateway.core.config.tls import TlsSettings
 from gateway.core.errors import ConfigError, ConfigProblem
 from gateway.core.types import CATEGORIES, LANGUAGES, Category
@@ -142,7 +144,14 @@ class ConsentConfig(_Section):
     cookie_name: str = Field(
         "consent",
         description="Name of the consent cookie. Served over HTTPS it gets the `__Host-` "
-        "prefix, which browsers bind to the exact host.",
+        "prefix, which browsers bind to the exact host (`__Secure-` with `cookie_domain`).",
+    )
+    cookie_domain: CookieDomain = Field(
+        None,
+        description="Parent domain (`example.org`) the consent cookie is set for, so the "
+        "sites on its hosts (`www.`, `shop.`, `blog.example.org`) share one decision and a "
+        "withdrawal on one reaches all. Each site keeps its own revision: raising it asks "
+        "again on that site only. Must cover every host of every site. Empty: one host.",
     )
     lifetime_days: int = Field(
         365, ge=1, le=MAX_LIFETIME_DAYS,
@@ -351,14 +360,6 @@ class AdminConfig(_Section):
         return value
 
 
-class StorageConfig(_Section):
-    backend: Literal["sqlite"] = Field("sqlite", description="Storage backend.")
-    path: str = Field(
-        "data/gateway.sqlite3",
-        description="SQLite database file (WAL mode; created with its directory).",
-    )
-
-
 class GatewayConfig(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig, description="[server]")
     consent: ConsentConfig = Field(default_factory=ConsentConfig, description="[consent]")
@@ -368,6 +369,7 @@ class GatewayConfig(_Section):
     consent_mode: ConsentModeConfig = Field(
         default_factory=ConsentModeConfig, description="[consent_mode]"
     )
+    regions: tuple[RegionRule, ...] = Field((), description="[[regions]]")
     cookies: tuple[CookieRule, ...] = Field((), description="[[cookies]]")
     blocking: BlockingConfig = Field(default_factory=BlockingConfig, description="[blocking]")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="[privacy]")
@@ -406,6 +408,7 @@ def _consistency_problems(data: Mapping[str, Any]) -> Iterator[str]:
     ]
     for host in sorted({h for h in hosts if hosts.count(h) > 1}):
         yield f"sites: host {host!r} belongs to two sites"
+    yield from cookie_domain_problems(data)
     categories = data.get("categories")
     categories = categories if isinstance(categories, Mapping) else {}
     for category in CATEGORIES:

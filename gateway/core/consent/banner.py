@@ -11,8 +11,10 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from gateway.core.config import GatewayConfig, SiteConfig
+from gateway.core.config.regions import Mode
 from gateway.core.consent.cookie import Consent
 from gateway.core.consent.record import format_timestamp
+from gateway.core.consent.regions import RegionalRules
 from gateway.core.types import CATEGORIES, LANGUAGES, Language
 
 _MAX_ACCEPT_LANGUAGE = 512
@@ -60,23 +62,29 @@ class BannerView:
     banner_hash: str
     settings: dict[str, Any]  # behaviour from config: prefix, floating button, Consent Mode
     lifetime: timedelta
-    _escaped: dict[bool, str] = field(default_factory=dict, compare=False, repr=False)
+    _escaped: dict[tuple[bool, Mode], str] = field(default_factory=dict, compare=False,
+                                                    repr=False)
 
-    def state_attribute(self, consent: Consent | None, *, gpc: bool) -> str:
+    def state_attribute(self, consent: Consent | None, *, gpc: bool, mode: Mode = "opt-in"
+                        ) -> str:
         """The state as an escaped `data-state` value for an HTML page (no consent id).
 
         Everything but the visitor's consent is the same for every page of this site and
         language, so that part is serialised and escaped once; escaping works character by
         character, so the escaped pieces can simply be joined.
         """
-        if gpc not in self._escaped:
-            fixed = self.state(None, gpc=gpc, include_id=False)
+        if (gpc, mode) not in self._escaped:
+            fixed = self.state(None, gpc=gpc, include_id=False, mode=mode)
             del fixed["consent"]
-            self._escaped[gpc] = _escaped_json(fixed)[:-1]  # without the closing brace
+            # without the closing brace
+            self._escaped[gpc, mode] = _escaped_json(fixed)[:-1]
         own = _escaped_json(consent_json(consent, self.lifetime, include_id=False))
-        return f"{self._escaped[gpc]},&quot;consent&quot;:{own}}}"
+        return f"{self._escaped[gpc, mode]},&quot;consent&quot;:{own}}}"
 
-    def state(self, consent: Consent | None, *, gpc: bool, include_id: bool) -> dict[str, Any]:
+    def state(self, consent: Consent | None, *, gpc: bool, include_id: bool,
+              mode: Mode = "opt-in") -> dict[str, Any]:
+        """`mode`: the visitor's regional regime (`opt-in`, `notice`: the banner informs,
+        `none`: no banner)."""
         return {
             "site": self.site.id,
             "revision": self.site.revision,
@@ -87,6 +95,7 @@ class BannerView:
             "categories": self.categories,
             "consent": consent_json(consent, self.lifetime, include_id=include_id),
             "gpc": gpc,
+            "mode": mode,
             **self.settings,
         }
 
@@ -100,7 +109,7 @@ def consent_mode_settings(config: GatewayConfig) -> dict[str, Any] | None:
         "regions": [
             {"region": list(entry.regions), "granted": list(entry.granted)}
             for entry in mode.regions
-        ],
+        ] + RegionalRules(config.regions).consent_mode_defaults(),
     }
 
 

@@ -126,13 +126,14 @@ def _action(value: object) -> Action:
 
 
 def _source(value: object, default: Source, action: Action) -> Source:
-    if action == "gpc":
-        return "gpc"  # a GPC decision is always logged as such, whoever sends it
+    if action in ("gpc", "implied"):
+        # logged as what decided it, whoever sends it
+        return "gpc" if action == "gpc" else "region"
     if value is None:
         return default
-    if value not in SOURCES or value == "gpc":
+    if value not in SOURCES or value in ("gpc", "region"):
         raise InvalidField("'source' must be banner, preferences or api", field="source")
-    return cast(Source, value)
+    return value
 
 
 def _categories_from_json(value: object) -> set[Category]:

@@ -18,6 +18,7 @@ from typing import Final
 from itsdangerous import BadData, BadSignature
 from itsdangerous.encoding import base64_decode, base64_encode
 
+from gateway.core.config.regions import MODES, Mode
 from gateway.core.signing import url_safe_serializer
 from gateway.core.types import CATEGORIES, OPTIONAL_CATEGORIES, Category
 
@@ -45,9 +46,21 @@ class Consent:
     granted: frozenset[Category]
     revision: int
     decided_at: datetime
-    # False for a decision the gateway took from a Global Privacy Control signal: it holds
-    # (marketing stays denied) but the banner still asks, and the visitor's own choice wins.
+    # False for a decision the gateway took from a Global Privacy Control signal or a
+    # `notice`/`none` region: it holds, but the banner still asks (except under `none`),
+    # and the visitor's own choice wins.
     explicit: bool = True
+    # The regional regime it was taken under; an implied `notice`/`none` decision counts
+    # nowhere `opt-in` applies.
+    mode: Mode = "opt-in"
+    # With `consent.cookie_domain`: the revision of every site sharing the cookie when the
+    # decision was taken; it counts on another of those sites while that one's is unchanged.
+    revisions: tuple[tuple[str, int], ...] = ()
+
+    def counts_on(self, site: str, revision: int) -> bool:
+        if site == self.site:
+            return revision == self.revision
+        return (site, revision) in self.revisions
 
     def allows(self, category: Category) -> bool:
         return category == "necessary" or category in self.granted
@@ -94,13 +107,17 @@ class ConsentCookieCodec:
         }
         if not consent.explicit:
             payload["x"] = 0
+        if consent.mode != "opt-in":
+            payload["m"] = consent.mode
+        if consent.revisions:
+            payload["o"] = dict(consent.revisions)
         return self._serializer.dumps(payload)
 
     def decode(
         self, value: str | None, *, site: str, revision: int, now: datetime
     ) -> Consent | None:
         consent = self._verified(value)
-        if consent is None or consent.site != site or consent.revision != revision:
+        if consent is None or not consent.counts_on(site, revision):
             return None
         if consent.decided_at > now + _CLOCK_SKEW or consent.expires_at(self.lifetime) <= now:
             return None
@@ -111,7 +128,9 @@ class ConsentCookieCodec:
         """The consent id of a genuine cookie of this site, whatever its revision or age: it
         no longer counts as consent, but it still proves whose data the visitor may see."""
         consent = self._verified(value)
-        return consent.consent_id if consent is not None and consent.site == site else None
+        if consent is None or (consent.site != site and site not in dict(consent.revisions)):
+            return None
+        return consent.consent_id
 
     def _verified(self, value: str | None) -> Consent | None:
         if not value or len(value) > MAX_COOKIE_CHARS:
@@ -144,11 +163,14 @@ def _consent_from_payload(payload: object) -> Consent | None:
         return None
     consent_id, site, granted = payload.get("i"), payload.get("s"), payload.get("g")
     revision, stamp, explicit = payload.get("r"), payload.get("t"), payload.get("x", 1)
+    mode, revisions = payload.get("m", "opt-in"), payload.get("o", {})
     if not (isinstance(consent_id, str) and is_consent_id(consent_id) and isinstance(site, str)):
         return None
     if not (isinstance(granted, list) and all(g in OPTIONAL_CATEGORIES for g in granted)):
         return None
     if type(revision) is not int or type(stamp) is not int or explicit not in (0, 1):
+        return None
+    if mode not in MODES or not _site_revisions(revisions):
         return None
     return Consent(
         consent_id=consent_id,
@@ -157,4 +179,11 @@ def _consent_from_payload(payload: object) -> Consent | None:
         revision=revision,
         decided_at=datetime.fromtimestamp(stamp, tz=UTC),
         explicit=bool(explicit),
+        mode=mode,
+        revisions=tuple(sorted(revisions.items())),
     )
+
+
+def _site_revisions(value: object) -> bool:
+    return isinstance(value, dict) and len(value) <= 64 and all(
+        isinstance(k, str) and type(v) is int for k, v in value.items())

@@ -35,6 +35,7 @@ from gateway.core.consent.cookie import is_consent_id
 from gateway.core.consent.record import (
     FIELDS,
     GENESIS_HASH,
+    LATER_FIELDS,
     ChainBreak,
     ChainVerifier,
     ConsentRecord,
@@ -371,7 +372,9 @@ def entry_from_json(line: bytes | str) -> LogEntry | None:
         row = json.loads(line)
         if row.get("tombstone") is True:
             return Tombstone(int(row["seq"]), str(row["prev_hash"]), str(row["hash"]))
-        data = {name: row[name] for name in FIELDS}
+        # An export from before `mode` and `host` existed lacks them: they were empty.
+        data = {name: row.get(name, "") if name in LATER_FIELDS else row[name]
+                for name in FIELDS}
         data["recorded_at"] = parse_timestamp(data["recorded_at"])
         data["granted"], data["denied"] = tuple(data["granted"]), tuple(data["denied"])
         return ConsentRecord(**data)

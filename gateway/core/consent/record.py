@@ -2,13 +2,15 @@
 
 Each record's `hash` is SHA-256 over a canonical JSON of every other field, `prev_hash`
 included, so changing, removing or reordering any record breaks the chain from there on.
+Fields added later (`mode`, `host`) are hashed only when they hold something, so records
+written before they existed (where they are empty) keep their hashes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -35,6 +37,14 @@ class ConsentDraft:
     user_agent: str
     page: str
     gpc: bool
+    # The regional regime the decision was taken under (`opt-in`, `notice`, `none`) and the
+    # host it was taken on (with `consent.cookie_domain`, one of several sharing it).
+    mode: str = field(default="", kw_only=True)
+    host: str = field(default="", kw_only=True)
+
+
+# Hashed only when not empty (see the module docstring).
+LATER_FIELDS: Final = ("mode", "host")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,9 @@ def parse_timestamp(text: str) -> datetime:
 def record_hash(record: ConsentRecord) -> str:
     fields = record.to_json()
     del fields["hash"]
+    for name in LATER_FIELDS:
+        if not fields[name]:
+            del fields[name]
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 

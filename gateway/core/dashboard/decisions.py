@@ -15,12 +15,18 @@ from typing import Final
 
 RATE_ACTIONS: Final = frozenset({"accept_all", "reject_all", "custom", "gpc"})
 # Stacking order of the chart: agreement at the bottom, refusal and its relatives above it.
-CHART_ACTIONS: Final = ("accept_all", "custom", "reject_all", "gpc", "withdraw", "erase")
+CHART_ACTIONS: Final = ("accept_all", "custom", "reject_all", "gpc", "implied", "withdraw",
+                        "erase")
+# The regional regimes (`[[regions]]`) in chart order; records from before they were kept
+# (mode "") were all taken under opt-in.
+MODES: Final = ("opt-in", "notice", "none")
 # Always in the legend and the table, even in a period without one of them.
 MAIN_ACTIONS: Final = ("accept_all", "custom", "reject_all")
 
 # (UTC day, action, whether analytics was granted) -> decisions, as `Store` counts them.
 DecisionCounts = Mapping[tuple[date, str, bool], int]
+# The same, split further by the regional mode the decision was taken under.
+ModeCounts = Mapping[tuple[date, str, bool, str], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,16 @@ def decision_days(counts: DecisionCounts, start: date, end: date) -> list[Decisi
     return [
         DecisionDay(day, by_day.get(day, {}), *answers.get(day, (0, 0))) for day in days
     ]
+
+
+def days_by_mode(counts: ModeCounts, start: date, end: date) -> dict[str, list[DecisionDay]]:
+    """The decision days of each mode that had a decision in the period, in `MODES` order."""
+    split: dict[str, dict[tuple[date, str, bool], int]] = {}
+    for (day, action, analytics, mode), n in counts.items():
+        per_mode = split.setdefault(mode or "opt-in", {})
+        per_mode[day, action, analytics] = per_mode.get((day, action, analytics), 0) + n
+    order = [m for m in MODES if m in split] + sorted(set(split) - set(MODES))
+    return {mode: decision_days(split[mode], start, end) for mode in order}
 
 
 def overall_rate(days: Sequence[DecisionDay]) -> float | None:

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 from gateway.core.dashboard.decisions import (
     DecisionCounts,
     DecisionDay,
+    ModeCounts,
+    days_by_mode,
     decision_days,
     overall_rate,
 )
@@ -57,6 +59,7 @@ class DashboardData:
     # retention); a name missing here is shown without.
     cookie_facts: Mapping[str, Classification] = field(default_factory=dict)
     last_scan: ScanReport | None = None  # the last `consent-gateway scan --save`
+    by_mode: ModeCounts = field(default_factory=dict)  # the decisions split by region mode
 
 
 def render_dashboard(data: DashboardData) -> str:
@@ -76,7 +79,7 @@ def render_dashboard(data: DashboardData) -> str:
         traffic_card(data.stats["days"], w),
         decisions_card(days, w),
         '</div><div class="grid">',
-        rate_card(days, w),
+        rate_card(days, w, days_by_mode(data.by_mode, data.start, data.end)),
         actions_card(days, w),
         "</div>",
         breakdown_cards(data.stats["breakdowns"], w),

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any, Final
 
 from gateway.core.analytics.stats import DIRECT, OTHER
-from gateway.core.dashboard.decisions import CHART_ACTIONS, DecisionDay, shown_actions
+from gateway.core.dashboard.decisions import CHART_ACTIONS, MODES, DecisionDay, shown_actions
 from gateway.core.dashboard.svg import Chart, Series, bar_chart, line_chart, share_bar
 from gateway.core.dashboard.texts import Words, format_duration
 from gateway.core.enforcement.cookies import Classification, SeenCookie
@@ -127,16 +127,25 @@ def _action_key(action: str) -> str:
     return action if action in CHART_ACTIONS else "other"
 
 
-def rate_card(days: Sequence[DecisionDay], w: Words) -> str:
-    """The consent rate per day as a line, with what it counts spelt out."""
+def rate_card(days: Sequence[DecisionDay], w: Words,
+              by_mode: Mapping[str, Sequence[DecisionDay]] | None = None) -> str:
+    """The consent rate per day as a line, with what it counts spelt out; with decisions
+    under more than opt-in (`[[regions]]`), one more line per mode."""
     labels, long_labels = _axis([d.day for d in days], w)
+    series = [Series(w["consent_rate"], "rate", tuple(d.rate for d in days))]
+    if by_mode and set(by_mode) != {"opt-in"}:
+        series += [Series(f'{w["consent_rate"]} · {w.get(f"mode_{mode}", mode)}',
+                          f"mode-{mode}" if mode in MODES else "other",
+                          tuple(d.rate for d in mode_days))
+                   for mode, mode_days in by_mode.items()]
     chart = Chart(
         id="rate", title=w["rate_per_day"],
         desc=w["rate_chart_desc"].format(first=long_labels[0], last=long_labels[-1]),
         labels=labels, long_labels=long_labels, fmt=w.percent, ticks=PERCENT_TICKS,
-        series=(Series(w["consent_rate"], "rate", tuple(d.rate for d in days)),),
+        series=tuple(series),
     )
-    body = line_chart(chart) + f'<p class="help">{escape(w["consent_rate_help"])}</p>'
+    body = ((legend(tuple(series)) if len(series) > 1 else "") + line_chart(chart)
+            + f'<p class="help">{escape(w["consent_rate_help"])}</p>')
     return card("rate", w["rate_per_day"], body)
 
 

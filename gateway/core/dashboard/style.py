@@ -111,6 +111,10 @@ footer p{margin:4px 0}
 .s-other{fill:#94a3b8;background:#94a3b8}
 .s-rate{fill:#059669;background:#059669}
 .l-rate{stroke:#059669}
+.s-mode-opt-in{fill:#2563eb;background:#2563eb}.l-mode-opt-in{stroke:#2563eb}
+.s-mode-notice{fill:#d97706;background:#d97706}.l-mode-notice{stroke:#d97706}
+.s-mode-none{fill:#64748b;background:#64748b}.l-mode-none{stroke:#64748b}
+.s-implied{fill:#a3a3a3;background:#a3a3a3}
 @media (max-width:600px){
 .wrap{padding:0 12px}
 h1{font-size:1.25rem}

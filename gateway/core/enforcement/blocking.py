@@ -40,7 +40,6 @@ from typing import ClassVar, Final, Literal
 from gateway.core.enforcement.markup import (
     COMMENT_END,
     FETCHING_TAG,
-    ORDINARY_RUN,
     RAW_END,
     RAW_TEXT,
     TAG,
@@ -48,6 +47,7 @@ from gateway.core.enforcement.markup import (
     first,
     matched_attributes,
     scan_tag,
+    skippable_run,
     tag_name,
     text,
     walked_attributes,
@@ -162,6 +162,7 @@ class ScriptBlocker:
             c for c in self._rules.categories if c != "necessary" and c not in granted
         )
         self._placeholder = placeholder
+        self._skippable = skippable_run(self._rules.clue, self._rules.clue_starts).match
         self._buf = bytearray()
         self._mode: _Mode = "data"
         self._raw = b"script"  # the raw-text element being read
@@ -244,10 +245,12 @@ class ScriptBlocker:
 
     def _skip_ordinary(self, buf: bytearray, pos: int) -> int:
         """The end of the text and ordinary tags from `pos` on, and of the tags that fetch
-        but cannot match (most images). None of those tags can be longer than the walk
-        reads (`_TAG_CAP`): each match stops `_TAG_CAP` bytes on."""
+        but cannot match (most images): one regex match takes them all (`skippable_run`);
+        a fetching tag it cannot take (a `>` in a quoted value) is tested here. None of
+        those tags can be longer than the walk reads (`_TAG_CAP`): each match stops
+        `_TAG_CAP` bytes on."""
         while True:
-            run = ORDINARY_RUN.match(buf, pos, min(len(buf), pos + _TAG_CAP))
+            run = self._skippable(buf, pos, min(len(buf), pos + _TAG_CAP))
             pos = run.end() if run else pos
             tag = FETCHING_TAG.match(buf, pos, min(len(buf), pos + _TAG_CAP))
             if tag is None or self._rules.may_match(buf, pos, tag.end()):
@@ -266,7 +269,8 @@ class ScriptBlocker:
     def _tag(self, buf: bytearray, lt: int, final: bool, out: bytearray) -> _Step:
         resume, self._resume = lt + self._resume, 0
         n = min(len(buf), lt + _TAG_CAP)
-        whole = TAG.match(buf, lt, n) if self._regex_shortcuts and resume == lt else None
+        # A tag cut off by the end of a chunk is read whole by the regex once it is there.
+        whole = TAG.match(buf, lt, n) if self._regex_shortcuts else None
         end, done = (whole.end(), True) if whole else scan_tag(buf, lt, resume, n)
         if done:
             self._on_tag(bytes(buf[lt:end]), out)

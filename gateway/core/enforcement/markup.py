@@ -14,6 +14,7 @@ reads it, so what it would fetch is seen too.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -76,6 +77,29 @@ ORDINARY_RUN: Final = re.compile(rb"[^<]*(?:(?:<(?=[^A-Za-z/!?])|" + _ORDINARY_T
 FETCHING_TAG: Final = re.compile(
     rb"<(?=(?i:img|source|link|object|embed)" + _NAME_END + rb")" + _TAG_SYNTAX
 )
+# `_TAG_SYNTAX` for a tag whose only `>` is the one that ends it (none in a quoted value).
+_GT_ENDED_TAG: Final = _TAG_SYNTAX.replace(rb"\"[^\"]*\"|'[^']*'", rb"\"[^\">]*\"|'[^'>]*'")
+
+
+@functools.lru_cache(maxsize=32)
+def skippable_run(clue: bytes, starts: bytes | None) -> re.Pattern[bytes]:
+    """`ORDINARY_RUN` that also takes the start tags of elements that fetch (neither raw
+    text nor <noscript>) in which `clue` (a regex of lower-case text, each match starting
+    with a byte in `starts`; None if it can match nothing at all) occurs nowhere, in any
+    case: the tags whose URLs no rule can match (`BlockRules.may_match`). One match copies
+    a page's text, ordinary tags and most images; the blocker's Python code sees only the
+    tags that matter. A clue that could hold `<` or `>` is not looked for."""
+    if starts is None or b"<" in clue or b">" in clue:
+        return ORDINARY_RUN
+    watched = {bytes([c]) for c in starts.lower() + starts.upper()}
+    cls = b"".join(re.escape(c) for c in sorted(watched))
+    free = rb"[^>" + cls + rb"]*"
+    no_clue = rb"(?=" + free + rb"(?:(?!(?i:" + clue + rb"))[" + cls + rb"]" + free + rb")*>)"
+    fetching = rb"<(?=(?i:img|source|link|object|embed)" + _NAME_END + rb")" + no_clue
+    return re.compile(
+        rb"[^<]*(?:(?:<(?=[^A-Za-z/!?])|" + _ORDINARY_TAG + rb"|" + fetching + _GT_ENDED_TAG
+        + rb")[^<]*)*"
+    )
 
 
 @dataclass(frozen=True, slots=True)

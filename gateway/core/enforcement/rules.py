@@ -28,6 +28,8 @@ from gateway.core.types import CATEGORIES, Category
 
 _URL_TRIM: Final = "".join(map(chr, range(0x21)))  # browsers strip C0 controls and spaces
 _GLOB_CHARS: Final = frozenset("*?[")
+_MATCH_CACHE: Final = 4096  # URLs whose rule `BlockRules.match` remembers,
+_CACHED_URL_LENGTH: Final = 2048  # each at most this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,12 @@ class _Layer:
         self.paths: list[tuple[re.Pattern[str], BlockRule]] = []
         for rule in rules:
             self._add(rule)
+        # Every path glob in one regex, one group each, tried in order: the first that
+        # matches wins, as it would one by one.
+        self._path_rules = tuple(rule for _, rule in self.paths)
+        self._any_path = re.compile("|".join(
+            "(" + glob.pattern + ")" for glob, _ in self.paths
+        ), re.DOTALL) if self.paths else None
 
     def _add(self, rule: BlockRule) -> None:
         host = rule.host.lower().rstrip(".")
@@ -121,9 +129,9 @@ class _Layer:
             for glob, rule in (*by_host, *self.url_globs):
                 if glob.match(full):
                     return rule
-        for glob, rule in self.paths:
-            if glob.match(url.path):
-                return rule
+        found = self._any_path.match(url.path) if self._any_path else None
+        if found is not None and found.lastindex is not None:
+            return self._path_rules[found.lastindex - 1]
         return self._by_host(url.host) if url.host is not None else None
 
     def _by_host(self, host: str) -> BlockRule | None:
@@ -149,11 +157,17 @@ class BlockRules:
                     markers.setdefault(marker, rule.category)  # the first rule naming it
         self._markers = markers
         self._patterns: dict[frozenset[Category], re.Pattern[bytes] | None] = {}
+        self._matched: dict[str, tuple[BlockRule, str] | None] = {}
         # What a URL that may match contains: a host (`//`, `\\`, `http`), a character
         # reference that may hide one, or a path rule's longest literal part.
-        self._clue = re.compile(_trie_regex(_trie([b"//", b"\\", b"&", b"http", *(
+        clues = [b"//", b"\\", b"&", b"http", *(
             _longest_literal(path) for rule in override_rules + other_rules for path in rule.paths
-        )])))  # searched in lower-cased markup: re.IGNORECASE costs four times as much
+        )]
+        # `clue` is searched in lower-cased markup: re.IGNORECASE costs four times as much.
+        self.clue = _trie_regex(_trie(clues))
+        self._clue = re.compile(self.clue)
+        # The bytes a clue starts with; None when an empty one matches anywhere.
+        self.clue_starts = None if b"" in clues else bytes(sorted({c[0] for c in clues}))
 
     def __bool__(self) -> bool:
         return bool(self._layers)
@@ -166,7 +180,18 @@ class BlockRules:
         return self._clue.search(tag[start:end].lower()) is not None
 
     def match(self, url: str) -> tuple[BlockRule, str] | None:
-        """The rule for a URL and the URL's host ("" when relative)."""
+        """The rule for a URL and the URL's host ("" when relative). Pages repeat their
+        URLs from response to response, so answers are remembered (a bounded cache)."""
+        if url in self._matched:
+            return self._matched[url]
+        found = self._match(url)
+        if len(url) <= _CACHED_URL_LENGTH:
+            if len(self._matched) >= _MATCH_CACHE:
+                self._matched.clear()
+            self._matched[url] = found
+        return found
+
+    def _match(self, url: str) -> tuple[BlockRule, str] | None:
         parts = url_parts(url)
         if parts is None:
             return None

@@ -183,8 +183,12 @@ def _category_paragraph(ctx: _Context, category: Category) -> str:
 def _consent_cookie(ctx: _Context) -> Iterator[str]:
     name = ctx.config.consent.cookie_name
     yield ctx.p.consent_cookie_heading
-    text = ctx.p.consent_cookie.format(name=name, host_name=_HOST_PREFIX + name,
+    domain = ctx.config.consent.cookie_domain
+    prefixed = ("__Secure-" if domain else _HOST_PREFIX) + name  # as ConsentService names it
+    text = ctx.p.consent_cookie.format(name=name, host_name=prefixed,
                                        lifetime=ctx.days(ctx.config.consent.lifetime_days))
+    if domain:
+        text += " " + ctx.p.shared_cookie.format(domain=domain)
     if ctx.site.origins:
         # Extra origins are how a site lets pages outside the gateway embed the snippet.
         text += " " + ctx.p.snippet_cookie.format(name=_SNIPPET_COOKIE)
@@ -194,6 +198,8 @@ def _consent_cookie(ctx: _Context) -> Iterator[str]:
 def _proof(ctx: _Context) -> Iterator[str]:
     yield ctx.p.proof_heading
     yield ctx.p.proof
+    if any(rule.mode != "opt-in" for rule in ctx.config.regions):
+        yield ctx.p.regions
     if ctx.config.privacy.honour_gpc:
         yield ctx.p.gpc
 

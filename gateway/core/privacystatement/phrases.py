@@ -41,9 +41,11 @@ class Phrases:
     consent_cookie_heading: str
     consent_cookie: str
     snippet_cookie: str
+    shared_cookie: str  # with `consent.cookie_domain`
     proof_heading: str
     proof: str
     gpc: str
+    regions: str  # with `[[regions]]` that do not all ask first
     analytics_heading: str
     analytics: str
     location: Mapping[GeoDetail, tuple[str, str]]  # in the list, after "to determine"
@@ -126,8 +128,19 @@ NL: Final = Phrases(
     "wat u toestond en weigerde, de versie van ons beleid, een controlegetal (hash) van de "
     "precieze bannertekst die u zag, de taal, uw ingekorte IP-adres, de browser- en "
     "besturingssysteemfamilie (zonder versienummers), de pagina (zonder zoekparameters) en of "
-    "uw browser een Global Privacy Control-signaal meestuurde. Elke vastlegging bevat het "
-    "controlegetal van de vorige, zodat achteraf wijzigen opvalt.",
+    "uw browser een Global Privacy Control-signaal meestuurde, welke regel voor uw regio gold "
+    "(eerst vragen, melden of geen banner) en op welke website (hostnaam) u koos. Elke "
+    "vastlegging bevat het controlegetal van de vorige, zodat achteraf wijzigen opvalt.",
+    shared_cookie="De cookie geldt voor al onze websites onder `{domain}`: een keuze of "
+    "intrekking op de ene geldt ook op de andere. Elke website houdt haar eigen versie van "
+    "het beleid; wijzigt die, dan vragen wij alleen daar opnieuw.",
+    regions="Uit welk land u ons bezoekt, leiden wij af uit uw volledige IP-adres, alleen in "
+    "het geheugen (het land wordt niet bewaard). In de Europese Economische Ruimte, het "
+    "Verenigd Koninkrijk en Zwitserland, en als het land onbekend is, vragen wij altijd eerst "
+    "uw toestemming. Elders kan een melding gelden: dan staan de genoemde categorieën aan tot "
+    "u ze weigert (met één klik op ‘Alles weigeren’ of later via de cookie-instellingen); dat "
+    "leggen wij vast als afgeleide keuze. Een keuze die u zelf maakte, blijft gelden waar u "
+    "ook bent.",
     gpc="Stuurt uw browser een Global Privacy Control-signaal terwijl u nog niet hebt gekozen, "
     "dan weigeren wij marketing namens u; een keuze die u daarna zelf maakt, gaat voor.",
     analytics_heading="### Websitestatistieken",
@@ -292,8 +305,18 @@ EN: Final = Phrases(
     "and refused, the version of our policy, a checksum (hash) of the exact banner text you "
     "saw, the language, your shortened IP address, the browser and operating-system family "
     "(without version numbers), the page (without query parameters) and whether your browser "
-    "sent a Global Privacy Control signal. Each record holds the checksum of the one before, "
-    "so any later change shows.",
+    "sent a Global Privacy Control signal, which rule applied to your region (ask first, "
+    "inform, or no banner) and on which website (host name) you chose. Each record holds the "
+    "checksum of the one before, so any later change shows.",
+    shared_cookie="The cookie applies to all our websites under `{domain}`: a choice or "
+    "withdrawal on one applies on the others too. Each website keeps its own version of the "
+    "policy; when it changes, we ask again there only.",
+    regions="We derive the country you visit us from from your full IP address, in memory "
+    "only (the country is not stored). In the European Economic Area, the United Kingdom and "
+    "Switzerland, and when the country is unknown, we always ask for your consent first. "
+    "Elsewhere a notice may apply: the categories it names are on until you refuse them (in "
+    "one click on ‘Reject all’, or later in the cookie settings); we record that as an "
+    "implied choice. A choice you made yourself stands wherever you are.",
     gpc="If your browser sends a Global Privacy Control signal before you have chosen, we "
     "refuse marketing on your behalf; a choice you make yourself afterwards takes precedence.",
     analytics_heading="### Website statistics",

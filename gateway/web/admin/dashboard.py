@@ -5,6 +5,7 @@ show itself: no script, no framing, no referrer, not cached."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -43,6 +44,7 @@ async def _page(services: Services, request: Request) -> str:
     language = _language(services, request, site)
     since, until = day_bounds(start, end)
     cookies = await services.store.cookie_inventory(site)
+    by_mode = await services.store.consent_decisions_by_mode(site, since, until)
     data = DashboardData(
         site=site,
         sites=tuple(s.id for s in services.config.sites),
@@ -50,13 +52,23 @@ async def _page(services: Services, request: Request) -> str:
         end=end,
         language=language,
         stats=await site_stats(services, site, start, end),
-        decisions=await services.store.consent_decisions(site, since, until),
+        decisions=_without_mode(by_mode),
+        by_mode=by_mode,
         cookies=cookies,
         unknown_policy=services.config.consent.unknown_cookie_policy,
         cookie_facts={c.name: services.firewall.classify(c.name) for c in cookies},
         last_scan=await asyncio.to_thread(read_last_scan, services.config.storage.path),
     )
     return render_dashboard(data)
+
+
+def _without_mode(
+    by_mode: dict[tuple[date, str, bool, str], int],
+) -> dict[tuple[date, str, bool], int]:
+    counts: dict[tuple[date, str, bool], int] = {}
+    for (day, action, analytics, _mode), n in by_mode.items():
+        counts[day, action, analytics] = counts.get((day, action, analytics), 0) + n
+    return counts
 
 
 def _language(services: Services, request: Request, site: str) -> DashboardLanguage:

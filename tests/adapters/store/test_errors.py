@@ -1,18 +1,20 @@
-"""The SQLite store's failures: each says what failed. Real database files; the failure is a
-table dropped behind the store's back, a file that is not a database, a value SQLite cannot
-encode."""
+"""The store's failures, on every engine: each says what failed. Real databases; the failure
+is a table dropped behind the store's back, a file that is not a database or a server that
+does not answer, a value the database cannot take."""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
+from gateway.adapters.store import Store
+from gateway.adapters.store.postgres import PostgresStore
 from gateway.adapters.store.sqlite import SQLiteStore
 from gateway.core.analytics.events import AccessLogEntry, AnalyticsEvent
 from gateway.core.consent.export import ConsentFilter
@@ -20,6 +22,8 @@ from gateway.core.consent.record import ConsentDraft
 from gateway.core.enforcement.cookies import SeenCookie
 from gateway.core.errors import StoreError
 from gateway.core.retention import ConsentCutoffs
+from tests.adapters.store.conftest import driver_error, missing_table_message, raw_sql
+from tests.conftest import free_port
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 DAY = date(2026, 11, 21)
@@ -44,7 +48,7 @@ async def first(items: AsyncIterator[Any]) -> Any:
     return await anext(items, None)
 
 
-Call = Callable[[SQLiteStore], Awaitable[Any]]
+Call = Callable[[Store], Awaitable[Any]]
 
 # (table dropped behind the store's back, the call, what the error must say failed)
 FAILURES: list[tuple[str, Call, str]] = [
@@ -90,38 +94,25 @@ FAILURES: list[tuple[str, Call, str]] = [
 ]
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "gateway.sqlite3")
-    await s.open()
-    yield s
-    await s.close()
-
-
-def drop_table(path: Path, table: str) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute(f"DROP TABLE {table}")
-    conn.commit()
-    conn.close()
+async def drop_table(store: Store, table: str) -> None:
+    await raw_sql(store, f"DROP TABLE {table}")
 
 
 @pytest.mark.parametrize(("table", "call", "failed"), FAILURES,
                          ids=[failed for _, _, failed in FAILURES])
 async def test_a_failing_operation_raises_a_store_error_naming_what_failed(
-    store: SQLiteStore, table: str, call: Call, failed: str
+    store: Store, table: str, call: Call, failed: str
 ) -> None:
-    drop_table(store.path, table)
+    await drop_table(store, table)
     with pytest.raises(StoreError) as raised:
         await call(store)
-    assert re.fullmatch(rf"{re.escape(failed)}: no such table: (main\.)?{table}",
+    assert re.fullmatch(rf"{re.escape(failed)}: {missing_table_message(store, table)}",
                         str(raised.value))
-    assert isinstance(raised.value.__cause__, sqlite3.Error)
+    assert isinstance(raised.value.__cause__, driver_error(store))
 
 
-async def test_a_failed_write_keeps_nothing_and_the_store_keeps_working(
-    store: SQLiteStore,
-) -> None:
-    drop_table(store.path, "consent_chain_head")  # the append's second statement fails
+async def test_a_failed_write_keeps_nothing_and_the_store_keeps_working(store: Store) -> None:
+    await drop_table(store, "consent_chain_head")  # the append's head statement fails
     with pytest.raises(StoreError, match=r"^could not record consent: "):
         await store.append_consent(DRAFT)
     assert [entry async for entry in store.iter_consents()] == []
@@ -141,14 +132,14 @@ async def test_a_file_that_is_not_a_database_cannot_be_opened_and_names_the_file
         await store.ping()
 
 
-async def test_a_closed_store_says_so(store: SQLiteStore) -> None:
+async def test_a_closed_store_says_so(store: Store) -> None:
     await store.close()
     with pytest.raises(StoreError, match=r"^store is not open$"):
         await store.add_access_log([access()])
 
 
-async def test_a_value_sqlite_cannot_encode_is_not_a_store_error_and_leaves_no_transaction(
-    store: SQLiteStore,
+async def test_a_value_the_driver_cannot_encode_is_not_a_store_error_and_leaves_no_transaction(
+    store: Store,
 ) -> None:
     """The batch writer retries a `StoreError` but writes the rest row by row after any other
     error; that row must not leave the connection inside its transaction either."""
@@ -156,3 +147,35 @@ async def test_a_value_sqlite_cannot_encode_is_not_a_store_error_and_leaves_no_t
         await store.add_access_log([access("/\ud800")])
     await store.add_access_log([access()])
     assert await store.count_rows("access_log") == 1
+
+
+async def test_a_server_that_does_not_answer_cannot_be_opened_and_names_it_without_password(
+) -> None:
+    url = f"postgresql://gateway:hunter2@127.0.0.1:{free_port()}/gateway"
+    store = PostgresStore(url)
+    with pytest.raises(StoreError) as raised:
+        await store.open()
+    message = str(raised.value)
+    assert message.startswith(
+        f"cannot open database postgresql://gateway@127.0.0.1:{url.split(':')[3]}")
+    assert "hunter2" not in message
+    with pytest.raises(StoreError, match=r"^store is not open$"):
+        await store.ping()
+
+
+async def test_a_nul_character_is_the_drivers_error_not_a_store_error(make_store: Any) -> None:
+    """PostgreSQL's text cannot hold NUL: such a row can never be written, so the batch
+    writer must write the rest of its batch row by row rather than retry it."""
+    store = make_store()
+    await store.open()
+    try:
+        if isinstance(store, PostgresStore):
+            with pytest.raises(asyncpg.PostgresError):
+                await store.add_access_log([access("/a\x00b")])
+        else:
+            await store.add_access_log([access("/a\x00b")])
+        await store.add_access_log([access()])
+        assert await store.count_rows("access_log") == (1 if isinstance(store, PostgresStore)
+                                                        else 2)
+    finally:
+        await store.close()

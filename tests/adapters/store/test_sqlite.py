@@ -1,4 +1,5 @@
-"""The SQLite consent log: real files, real processes."""
+"""The consent log: on every engine (the `store` and `make_store` fixtures of conftest.py)
+what the protocol promises; on SQLite, real files and real processes."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
+from gateway.adapters.store import Store
 from gateway.adapters.store.sqlite import MIGRATIONS, SQLiteStore
 from gateway.core.consent.record import GENESIS_HASH, ChainVerifier, ConsentDraft
+from tests.adapters.store.conftest import MakeStore
 from tests.conftest import REPO
 
 
@@ -28,24 +32,23 @@ def draft(n: int = 0, consent_id: str = "AAAAAAAAAAAAAAAAAAAAAA") -> ConsentDraf
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> SQLiteStore:
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     s = SQLiteStore(tmp_path / "sub" / "log.sqlite3")
     await s.open()
-    yield s  # type: ignore[misc]
+    yield s
     await s.close()
 
 
-async def test_an_empty_log_has_the_genesis_head(store: SQLiteStore) -> None:
+async def test_an_empty_log_has_the_genesis_head(store: Store) -> None:
     assert await store.chain_head() == (0, GENESIS_HASH)
 
 
-async def test_appends_are_chained_and_survive_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "log.sqlite3"
-    first = SQLiteStore(path)
+async def test_appends_are_chained_and_survive_reopening(make_store: MakeStore) -> None:
+    first = make_store()
     await first.open()
     records = [await first.append_consent(draft(i)) for i in range(5)]
     await first.close()
-    second = SQLiteStore(path)
+    second = make_store()
     await second.open()
     loaded = [r async for r in second.iter_consents()]
     await second.close()
@@ -54,29 +57,28 @@ async def test_appends_are_chained_and_survive_reopening(tmp_path: Path) -> None
     assert all(b.prev_hash == a.hash for a, b in pairwise(loaded))
 
 
-async def test_the_database_uses_wal_and_the_latest_schema(store: SQLiteStore) -> None:
-    conn = sqlite3.connect(store.path)
+async def test_the_database_uses_wal_and_the_latest_schema(sqlite_store: SQLiteStore) -> None:
+    conn = sqlite3.connect(sqlite_store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     conn.close()
 
 
-async def test_migrations_run_once(tmp_path: Path) -> None:
-    path = tmp_path / "log.sqlite3"
+async def test_migrations_run_once(make_store: MakeStore) -> None:
     for _ in range(3):
-        s = SQLiteStore(path)
+        s = make_store()
         await s.open()
         await s.append_consent(draft())
         await s.close()
-    s = SQLiteStore(path)
+    s = make_store()
     await s.open()
     assert len([r async for r in s.iter_consents()]) == 3
     await s.close()
 
 
-async def test_the_log_refuses_updates_and_deletes(store: SQLiteStore) -> None:
-    await store.append_consent(draft())
-    conn = sqlite3.connect(store.path)
+async def test_the_log_refuses_updates_and_deletes(sqlite_store: SQLiteStore) -> None:
+    await sqlite_store.append_consent(draft())
+    conn = sqlite3.connect(sqlite_store.path)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE consent_log SET action = 'reject_all'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -84,7 +86,7 @@ async def test_the_log_refuses_updates_and_deletes(store: SQLiteStore) -> None:
     conn.close()
 
 
-async def test_concurrent_appends_in_one_process_keep_the_chain(store: SQLiteStore) -> None:
+async def test_concurrent_appends_in_one_process_keep_the_chain(store: Store) -> None:
     await asyncio.gather(*(store.append_consent(draft(i)) for i in range(50)))
     verifier = ChainVerifier()
     async for record in store.iter_consents():
@@ -92,7 +94,7 @@ async def test_concurrent_appends_in_one_process_keep_the_chain(store: SQLiteSto
     assert verifier.checked == 50
 
 
-async def test_history_lists_one_visitors_records(store: SQLiteStore) -> None:
+async def test_history_lists_one_visitors_records(store: Store) -> None:
     await store.append_consent(draft(1, "AAAAAAAAAAAAAAAAAAAAAA"))
     await store.append_consent(draft(2, "BBBBBBBBBBBBBBBBBBBBBB"))
     await store.append_consent(draft(3, "AAAAAAAAAAAAAAAAAAAAAA"))

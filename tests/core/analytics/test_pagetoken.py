@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from gateway.core.analytics.pagetoken import MAX_PAGE_TOKEN_CHARS, PageTokens
+from gateway.core.analytics.pagetoken import MAX_PAGE_TOKEN_CHARS, REUSE_WINDOW, PageTokens
 from gateway.core.consent.cookie import COOKIE_SALT
 from tests.conftest import SECRET
 
@@ -77,3 +77,29 @@ def test_a_page_token_over_the_length_cap_is_refused_even_if_genuine() -> None:
 @pytest.mark.parametrize("token", [None, "", 42, "x" * 5000], ids=["None", "empty", "int", "huge"])
 def test_a_page_token_that_is_no_token_at_all_does_not_verify(token: object) -> None:
     assert not page_tokens().verify(token, site="demo", now=NOW)
+
+
+def test_a_page_token_is_signed_once_per_site_per_window_and_still_verifies() -> None:
+    tokens = page_tokens()
+    first = tokens.issue("demo", now=NOW)
+    within = NOW + timedelta(seconds=REUSE_WINDOW - 1)
+    assert tokens.issue("demo", now=within) == first
+    assert tokens.issue("other", now=within) != first
+    after = NOW + timedelta(seconds=REUSE_WINDOW)
+    fresh = tokens.issue("demo", now=after)
+    assert fresh != first
+    # The reused token carries the second it was issued: its lifetime runs from then.
+    assert page_tokens().verify(first, site="demo", now=within)
+    second = timedelta(seconds=1)
+    assert page_tokens().verify(first, site="demo", now=NOW + PAGE_TOKEN_LIFETIME - second)
+    assert not page_tokens().verify(first, site="demo", now=NOW + PAGE_TOKEN_LIFETIME)
+    assert page_tokens().verify(fresh, site="demo", now=after + PAGE_TOKEN_LIFETIME - second)
+
+
+def test_a_clock_that_goes_back_gets_a_freshly_signed_token() -> None:
+    tokens = page_tokens()
+    first = tokens.issue("demo", now=NOW)
+    earlier = NOW - timedelta(seconds=1)
+    token = tokens.issue("demo", now=earlier)
+    assert token != first
+    assert page_tokens().verify(token, site="demo", now=earlier)

@@ -558,7 +558,8 @@ def seed_big_log(path: Path, count: int) -> None:
         canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         row["hash"] = prev = hashlib.sha256(canonical.encode("ascii")).hexdigest()
         rows.append(row)
-    fields = {name: rows[0][name] for name in ConsentDraft.__dataclass_fields__}
+    # Rows as written before `mode` and `host` existed: empty, and not hashed.
+    fields = {name: rows[0].get(name, "") for name in ConsentDraft.__dataclass_fields__}
     fields.update(recorded_at=start + timedelta(milliseconds=1),
                   granted=("necessary", "analytics"), denied=("preferences", "marketing"))
     first = seal(ConsentDraft(**fields), seq=1, prev_hash=GENESIS_HASH)
@@ -566,7 +567,7 @@ def seed_big_log(path: Path, count: int) -> None:
     conn = sqlite3.connect(path)
     conn.executemany(
         f"INSERT INTO consent_log ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})",
-        ([json.dumps(r[f]) if f in ("granted", "denied") else r[f] for f in FIELDS]
+        ([json.dumps(r[f]) if f in ("granted", "denied") else r.get(f, "") for f in FIELDS]
          for r in rows))
     conn.execute("INSERT OR REPLACE INTO consent_chain_head (id, seq, hash) VALUES (1, ?, ?)",
                  (count, prev))

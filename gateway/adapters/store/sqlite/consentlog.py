@@ -42,6 +42,15 @@ _CONSENT_DECISIONS: Final = """
     GROUP BY day, action, analytics
 """
 
+_DECISIONS_BY_MODE: Final = """
+    SELECT substr(recorded_at, 1, 10) AS day, action,
+           EXISTS (SELECT 1 FROM json_each(granted) WHERE value = 'analytics') AS analytics,
+           mode, count(*)
+    FROM consent_log
+    WHERE tombstone = 0 AND site = ? AND recorded_at >= ? AND recorded_at < ?
+    GROUP BY day, action, analytics, mode
+"""
+
 _READ_FAILED: Final = "cannot read the consent log"
 
 
@@ -110,6 +119,15 @@ class SQLiteConsentLog(SQLiteConnection):
                                 (site, format_timestamp(since), format_timestamp(until)),
                                 failed="cannot count the consent decisions")
         return {(date.fromisoformat(r[0]), str(r[1]), bool(r[2])): int(r[3]) for r in rows}
+
+    async def consent_decisions_by_mode(
+        self, site: str, since: datetime, until: datetime
+    ) -> dict[tuple[date, str, bool, str], int]:
+        rows = await self._read(_DECISIONS_BY_MODE,
+                                (site, format_timestamp(since), format_timestamp(until)),
+                                failed="cannot count the consent decisions")
+        return {(date.fromisoformat(r[0]), str(r[1]), bool(r[2]), str(r[3])): int(r[4])
+                for r in rows}
 
 
 async def _read_head(conn: aiosqlite.Connection) -> tuple[int, str]:

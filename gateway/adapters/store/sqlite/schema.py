@@ -7,12 +7,22 @@ from typing import Final
 import aiosqlite
 
 # What a tombstone holds in place of the decision and the visitor (the trigger below allows
-# exactly this change; retention makes it).
-BLANKED: Final = {
+# exactly this change; retention makes it). The columns as migration 5 knew them, then now.
+_BLANKED_V5: Final = {
     "recorded_at": "''", "consent_id": "''", "site": "''", "action": "''", "source": "''",
     "granted": "'[]'", "denied": "'[]'", "revision": "0", "banner_hash": "''",
     "language": "''", "ip": "''", "user_agent": "''", "page": "''", "gpc": "0",
 }
+BLANKED: Final = {**_BLANKED_V5, "mode": "''", "host": "''"}
+
+
+def _tombstones_only(blanked: dict[str, str]) -> str:
+    return f"""CREATE TRIGGER consent_log_only_tombstones BEFORE UPDATE ON consent_log
+           WHEN NOT (OLD.tombstone = 0 AND NEW.tombstone = 1 AND NEW.seq = OLD.seq
+                     AND NEW.prev_hash = OLD.prev_hash AND NEW.hash = OLD.hash
+                     AND {" AND ".join(f"NEW.{c} = {v}" for c, v in blanked.items())})
+           BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END"""
+
 
 # Each migration is a list of statements, applied in one transaction; PRAGMA user_version
 # records how many have run.
@@ -118,11 +128,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # stay, every other field is blanked. That is the only change the log allows.
         "ALTER TABLE consent_log ADD COLUMN tombstone INTEGER NOT NULL DEFAULT 0",
         "DROP TRIGGER consent_log_no_update",
-        f"""CREATE TRIGGER consent_log_only_tombstones BEFORE UPDATE ON consent_log
-           WHEN NOT (OLD.tombstone = 0 AND NEW.tombstone = 1 AND NEW.seq = OLD.seq
-                     AND NEW.prev_hash = OLD.prev_hash AND NEW.hash = OLD.hash
-                     AND {" AND ".join(f"NEW.{c} = {v}" for c, v in BLANKED.items())})
-           BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END""",
+        _tombstones_only(_BLANKED_V5),
         "CREATE INDEX consent_log_live_by_time ON consent_log (recorded_at) WHERE tombstone = 0",
         # Keys for the keyed hashes of client addresses (rate limits, blocklist): one per
         # UTC day, shared by every worker, deleted after 48 hours.
@@ -208,6 +214,15 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             hash TEXT NOT NULL,
             verified_at TEXT NOT NULL
         )""",
+    ),
+    (
+        # The regional regime a decision was taken under and the host it was taken on
+        # (issue 20). Empty in older records, whose hashes do not cover them; a tombstone
+        # blanks them too.
+        "ALTER TABLE consent_log ADD COLUMN mode TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE consent_log ADD COLUMN host TEXT NOT NULL DEFAULT ''",
+        "DROP TRIGGER consent_log_only_tombstones",
+        _tombstones_only(BLANKED),
     ),
 )
 
