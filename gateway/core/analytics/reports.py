@@ -4,10 +4,10 @@ answer (`GET /_consent/admin/stats`, the dashboard).
 The figures mean exactly what the oracle `stats.compute_stats` computes from raw events
 (the property test `tests/adapters/store/test_reports_oracle.py` holds the store to it):
 
-- **Visits** (`analytics.visits`) count on the UTC day they start. The range is a set of
-  whole UTC days; a visit running over one of its edges counts with only its hits inside
-  the range (the store clips it). Totals and days: distinct visitors, visits, pageviews,
-  custom events, bounce rate (% of visits), mean visit duration (s).
+- **Visits** (`analytics.visits`) belong, whole, to the UTC day they start, also when they
+  run past midnight. The range is a set of whole UTC days and holds the visits that start
+  in it, with all their hits. Totals and days: distinct visitors, visits, pageviews,
+  custom events, bounce rate (% of visits), mean visit duration (s) — all exact.
 - **Breakdowns** come in three kinds by what they count (`Breakdown.unit`):
   `visit` — a property of the visit (entry page, source, UTM), counting its pageviews;
   `hit` — a page or custom event, counting its pageviews / uses;
@@ -19,6 +19,11 @@ The figures mean exactly what the oracle `stats.compute_stats` computes from raw
   `"other"`, are shown, the first `top` of them; every other value is folded into one
   `"other"` row at the end whose visitors are the *distinct* visitors of the folded values
   (a union, not a sum) and whose count is their sum.
+- **Exactness**: counts are exact; a row's distinct visitors are exact up to
+  `sketch.EXACT_LIMIT` (64) and a HyperLogLog estimate beyond (`core/analytics/sketch.py`,
+  about 4.6 % standard error): a range's visitors per row are a union over its days,
+  which the stores answer from daily archives (`core/analytics/archive.py`). The JSON says
+  so (`visitor_estimates`), and the dashboard shows it.
 
 A store answers with `ReportFigures` — days × figures plus (top + 1) rows per breakdown,
 whatever the number of events; `report_json` shapes them.
@@ -30,6 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, Literal
+
+from gateway.core.analytics.sketch import EXACT_LIMIT, STANDARD_ERROR
 
 OTHER: Final = "other"
 DIRECT: Final = "(direct)"
@@ -125,6 +132,7 @@ class Row:
     value: str
     visitors: int
     count: int
+    estimated: bool = False  # `visitors` is a sketch's estimate (over `EXACT_LIMIT`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +159,17 @@ def report_json(request: ReportRequest, figures: ReportFigures) -> dict[str, Any
         "days": [{"date": day.isoformat(), **figures.days.get(day, empty).to_json()}
                  for day in request.days],
         "breakdowns": {
-            b.name: [{"value": row.value, "visitors": row.visitors, b.count_key: row.count}
+            b.name: [{"value": row.value, "visitors": row.visitors, b.count_key: row.count,
+                      **({"estimated": True} if row.estimated else {})}
                      for row in figures.breakdowns.get(b.name, ())]
             for b in BREAKDOWNS
         },
         "min_visitors": request.min_visitors,
+        "visitor_estimates": {
+            "exact_up_to": EXACT_LIMIT,
+            "standard_error": round(STANDARD_ERROR, 3),
+            "estimated": sorted(b.name for b in BREAKDOWNS
+                                if any(r.estimated for r in figures.breakdowns.get(b.name, ()))),
+        },
     }
 

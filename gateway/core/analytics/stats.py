@@ -5,12 +5,12 @@ this stays the plain, obviously-right definition and nothing in production calls
 
 Visits are rebuilt here from the events the way Plausible defines them, so the numbers
 mean what a Plausible user expects: a visitor's events belong to one visit until they fall
-silent for longer than `session_gap`; a visit counts on the UTC day it starts; a bounce is
-a visit of one pageview and nothing else, and adds 0 s to the mean visit duration.
+silent for longer than `session_gap`; a visit belongs, whole, to the UTC day it starts
+(also the hits it has after midnight), and a range holds the visits that start in it; a
+bounce is a visit of one pageview and nothing else, and adds 0 s to the mean visit duration.
 
-Events are read once. What a breakdown needs of a single event is tallied on arrival; only
-the few fields that visit-building needs are kept, per visitor, until that visitor's visits
-are counted. Then the visitor's list is dropped.
+Events are read once and kept per visitor until that visitor's visits are counted; then
+the visitor's list is dropped.
 
 Breakdowns are k-anonymous: a row seen by fewer than `min_visitors` distinct visitors would
 point at a handful of people ("the one visitor from Reykjavík"), so such rows, and rows
@@ -157,15 +157,19 @@ def compute_stats(
     """
     _check_options(start=start, end=end, session_gap=session_gap, top=top)
     tallies = {name: _Tally() for name in BREAKDOWNS}
-    hits = _collect_hits(events, site=site, start=start, end=end, tallies=tallies)
+    hits = _collect_hits(events, site=site)
     totals = _Summary()
     days = {start + timedelta(days=n): _Summary() for n in range((end - start).days + 1)}
     while hits:  # popping lets each visitor's hits go as soon as they are counted
         visitor, visitor_hits = hits.popitem()
-        for visit in _split_visits(visitor_hits, session_gap):
+        for visit, visit_events in _split_visits(visitor_hits, session_gap):
+            if not start <= visit.first.ts.date() <= end:
+                continue
             totals.add(visit, visitor)
             days[visit.first.ts.date()].add(visit, visitor)
             _tally_visit(tallies, visit, visitor)
+            for event in visit_events:
+                _tally_event(tallies, event)
     return {
         "site": site,
         "from": start.isoformat(),
@@ -197,21 +201,13 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _collect_hits(
-    events: Iterable[AnalyticsEvent],
-    *,
-    site: str,
-    start: date,
-    end: date,
-    tallies: dict[str, _Tally],
-) -> dict[str, list[_Hit]]:
-    """Group the events that count by visitor, tallying per-event breakdowns on the way."""
-    hits: defaultdict[str, list[_Hit]] = defaultdict(list)
+    events: Iterable[AnalyticsEvent], *, site: str
+) -> dict[str, list[tuple[_Hit, AnalyticsEvent]]]:
+    """The site's events by visitor, each with what visit-building needs of it."""
+    hits: defaultdict[str, list[tuple[_Hit, AnalyticsEvent]]] = defaultdict(list)
     for event in events:
-        ts = _utc(event.ts)
-        if event.site != site or not start <= ts.date() <= end:
-            continue
-        _tally_event(tallies, event)
-        hits[event.visitor].append(_hit(event, ts))
+        if event.site == site:
+            hits[event.visitor].append((_hit(event, _utc(event.ts)), event))
     return hits
 
 
@@ -270,18 +266,23 @@ def city_label(country: str, city: str) -> str:
     return f"{city}, {country}" if city and country else city
 
 
-def _split_visits(hits: list[_Hit], session_gap: timedelta) -> Iterator[_Visit]:
-    """A visitor's hits cut into visits wherever they were silent for over `session_gap`."""
+def _split_visits(
+    hits: list[tuple[_Hit, AnalyticsEvent]], session_gap: timedelta
+) -> Iterator[tuple[_Visit, list[AnalyticsEvent]]]:
+    """A visitor's hits cut into visits wherever they were silent for over `session_gap`,
+    each with its events."""
     visit: _Visit | None = None
-    for hit in sorted(hits):
+    events: list[AnalyticsEvent] = []
+    for hit, event in sorted(hits, key=lambda pair: pair[0]):
         if visit is not None and hit.ts - visit.last_ts <= session_gap:
             visit.extend(hit)
+            events.append(event)
             continue
         if visit is not None:
-            yield visit
-        visit = _Visit.begin(hit)
+            yield visit, events
+        visit, events = _Visit.begin(hit), [event]
     if visit is not None:
-        yield visit
+        yield visit, events
 
 
 def _breakdown_rows(

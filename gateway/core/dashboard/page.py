@@ -157,10 +157,15 @@ def _rate(rate: float | None, w: Words) -> str:
 
 
 def _footer(data: DashboardData, w: Words) -> str:
-    notes = (
+    notes = [
         w["folded_note"].format(min=data.stats.get("min_visitors", 1)),
         w["bots_note"].format(bots=w.number(data.stats.get("bots", 0))),
         w["times_note"],
-    )
+    ]
+    estimates = data.stats.get("visitor_estimates", {})
+    if estimates.get("estimated"):
+        notes.append(w["estimates_note"].format(
+            exact=estimates["exact_up_to"],
+            error=w.number(round(100 * estimates["standard_error"], 1))))
     paragraphs = "".join(f"<p>{escape(note)}</p>" for note in notes)
     return f'<footer class="wrap">{paragraphs}</footer>'

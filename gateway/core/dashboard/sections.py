@@ -202,7 +202,8 @@ def _breakdown_table(name: str, rows: Sequence[Mapping[str, Any]], column: str,
     cells = [
         [f'<span class="label">{escape(_value(name, str(r["value"]), w))}</span>'
          f'{share_bar(int(r["visitors"]) / peak)}',
-         w.number(r["visitors"]), w.number(r[count_key])]
+         ("≈ " if r.get("estimated") else "") + w.number(r["visitors"]),
+         w.number(r[count_key])]
         for r in rows
     ]
     headers = [(column, "label"), (w["visitors"], "num"),

@@ -153,7 +153,9 @@ TEXTS: Final[dict[DashboardLanguage, dict[str, str]]] = {
         "folded_note": "Rows with fewer than {min} visitors are folded into “Other”, so nobody "
                        "is singled out.",
         "bots_note": "Bots filtered out in this period: {bots}.",
-        "times_note": "Days are UTC.",
+        "times_note": "Days are UTC; a visit counts on the day it starts.",
+        "estimates_note": "Visitors in the tables are exact up to {exact} per row and "
+                          "estimated above that (about ±{error} %); totals and days are exact.",
     },
     "nl": {
         "product": "Consent Gateway",
@@ -292,7 +294,9 @@ TEXTS: Final[dict[DashboardLanguage, dict[str, str]]] = {
         "folded_note": "Rijen met minder dan {min} bezoekers zijn samengevoegd onder "
                        "“Overig”, zodat niemand herkenbaar is.",
         "bots_note": "Bots weggefilterd in deze periode: {bots}.",
-        "times_note": "Dagen zijn in UTC.",
+        "times_note": "Dagen zijn in UTC; een bezoek telt op de dag waarop het begint.",
+        "estimates_note": "Bezoekers in de tabellen zijn exact tot {exact} per rij en daarboven "
+                          "geschat (ongeveer ±{error} %); totalen en dagen zijn exact.",
     },
 }
 

@@ -5,9 +5,11 @@ Random event sets: several sites and visitors (one pseudonym also on a second si
 across midnight and gaps of exactly the visit gap, custom events, sources and locations
 that change within a visit; the events arrive shuffled, in several batches, through two
 store instances on one file (two workers); then perhaps an erasure and a retention purge in
-small batches. Each report range — the whole span, and ranges whose edges cut visits — is
-compared, folding into "other" included (small `min_visitors` and `top`, so rows both show
-and fold).
+small batches. Reports are asked after the first batch too, so daily archives are kept
+and must give way to what later batches, the erasure and the purge change. Each report
+range — the whole span, and ranges with visits running over their edges (a visit belongs
+whole to the day it starts) — is compared, folding into "other" included (small
+`min_visitors` and `top`, so rows both show and fold).
 
 Timestamps are whole seconds: the oracle sums visit durations as floats, the store as
 integer microseconds, and only then are the two sums exactly equal.
@@ -108,9 +110,9 @@ def report_ranges() -> list[tuple[date, date]]:
     day = timedelta(days=1)
     return [
         (FIRST_DAY, FIRST_DAY + 3 * day),  # everything
-        (FIRST_DAY + day, FIRST_DAY + day),  # one day: visits cut at both ends
-        (FIRST_DAY, FIRST_DAY + day),  # cut at the end
-        (FIRST_DAY + 2 * day, FIRST_DAY + 5 * day),  # cut at the start, empty days after
+        (FIRST_DAY + day, FIRST_DAY + day),  # one day: visits over both midnights
+        (FIRST_DAY, FIRST_DAY + day),  # visits running past the end
+        (FIRST_DAY + 2 * day, FIRST_DAY + 5 * day),  # visits from before, empty days after
     ]
 
 
@@ -122,9 +124,12 @@ async def stored_reports(path: Path, scenario: Scenario) -> list[dict[str, Any]]
         await worker.open()
     try:
         size = -(-len(arriving) // scenario.batches)
+        store = workers[0]
         for n, start in enumerate(range(0, len(arriving), size)):
             await workers[n % 2].add_events(arriving[start:start + size])
-        store = workers[0]
+            if n == 0:  # archives kept now must give way to the later batches' changes
+                for request in requests(scenario):
+                    await store.analytics_report(request)
         if scenario.erase is not None:
             await store.erase_events(*scenario.erase)
         if scenario.purge_before is not None:
@@ -170,4 +175,6 @@ def test_every_figure_of_the_stored_report_equals_the_oracle(scenario: Scenario)
     with tempfile.TemporaryDirectory() as folder:
         got = asyncio.run(stored_reports(Path(folder) / "gateway.sqlite3", scenario))
     for stored, expected in zip(got, oracle_reports(scenario), strict=True):
+        # A handful of visitors: every row's visitors are counted exactly.
+        assert stored.pop("visitor_estimates")["estimated"] == []
         assert stored == expected

@@ -97,7 +97,7 @@ class SQLiteConnection:
                 self._writer = await self._connect()
                 # Only takes effect on a new, empty file: retention can then give space back.
                 await self._writer.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                await self._writer.execute("PRAGMA journal_mode=WAL")
+                await _switch_to_wal(self._writer)
                 await migrate(self._writer)
                 self._reader = await self._connect()
                 self._reports = await self._connect()
@@ -204,6 +204,20 @@ class SQLiteConnection:
         if rows:
             async with self._write_transaction(failed) as conn:
                 await insert_rows(conn, table, columns, rows)
+
+
+async def _switch_to_wal(conn: aiosqlite.Connection) -> None:
+    """WAL mode, which needs the database to itself for a moment: SQLite answers "locked"
+    at once, without its busy handler, while another process opening the same new file
+    holds it, so try again for up to the busy timeout."""
+    for attempt in itertools.count():
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt * 50 >= BUSY_TIMEOUT_MS:
+                raise
+            await asyncio.sleep(0.05)
 
 
 async def _fetch(

@@ -1,16 +1,15 @@
 """Analytics reports in SQLite (adapter): every figure of `core/analytics/reports.py`
-computed by the database from the visits kept at ingest, never from the events.
+from daily archives (`core/analytics/archive.py`), never from the events.
 
-A report is one read transaction on the reports connection (its own thread, so the event
-loop and the other connections never wait for it): the visits cut by the range's edges,
-totals, days, and the thirteen breakdowns in three statements (one per kind, each reading
-the visits of the range once; `visits.py` keeps what breakdowns count per hit in them).
-Results are days × figures or top + 1 rows per breakdown. Python handles only those and the
-cut visits: a visit that started before the first day or runs past the last is rebuilt
-from its events inside the range (`core/analytics/visits.py`), as the oracle would see it,
-and joins the queries as a JSON parameter. Only visits crossing one of the range's two
-midnights can be cut, so that is bounded by how many visits run at midnight, not by the
-size of the range.
+A report reads, in one read transaction on the reports connection (its own thread: the
+event loop and the other connections never wait for it), the change count of each day of
+the range (`visit_day_changes`, kept by triggers on `visits`) and the archives still made
+at that count. A day without one — new, or changed since — is archived from its visits:
+three queries over that day's visits only (its summary, its visitors, and per breakdown
+one row per value and visitor). New archives are then kept by the writer, each only if its
+day has not changed meanwhile. A routine report of a busy site therefore reads the
+archives of the finished days and computes today; its cost grows with days × values, not
+with events.
 """
 
 # Every statement here is put together from the constants of this module, never from data.
@@ -18,61 +17,44 @@ size of the range.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import logging
+from collections.abc import Mapping
 from datetime import date
-from typing import Any, Final, get_args
+from typing import Any, Final
 
 import aiosqlite
 
 from gateway.adapters.store.sqlite.connection import SQLiteConnection
-from gateway.adapters.store.sqlite.visits import (
-    VISIT_COLUMNS,
-    hits_by_window,
-    to_json,
-    visit_row,
-)
+from gateway.core.analytics.archive import DayArchive, build_day_archive, report_figures
 from gateway.core.analytics.reports import (
     BREAKDOWNS,
     DIRECT,
-    OTHER,
     Breakdown,
     ReportFigures,
     ReportRequest,
-    Row,
     Summary,
-    Unit,
 )
-from gateway.core.analytics.visits import ONE_MICROSECOND, Visit, sessionise
-from gateway.core.consent.record import format_timestamp
+from gateway.core.errors import StoreError
 
-# The report's visits: those wholly inside the range, and the edge visits as clipped (rows
-# of `VISIT_COLUMNS` in a JSON parameter).
+log = logging.getLogger(__name__)
+
+# The day's visits, and what breakdowns count of them.
 _R_COLUMNS: Final = (
-    "visitor", "day", "pageviews", "events", "bounce", "duration_us", "entry_page",
-    "referrer_host", "utm_source", "utm_medium", "utm_campaign", "country", "region", "city",
-    "browser", "os", "device", "pages", "names", "places",
+    "visitor", "pageviews", "entry_page", "referrer_host", "utm_source", "utm_medium",
+    "utm_campaign", "country", "region", "city", "browser", "os", "device", "pages", "names",
+    "places",
 )
-_VISITS: Final = f"""
-    r AS (
-        SELECT {', '.join(_R_COLUMNS)} FROM visits
-        WHERE site = :site AND day BETWEEN :first AND :last AND last_day <= :last
-        UNION ALL
-        SELECT {', '.join(f'value ->> {VISIT_COLUMNS.index(c)}' for c in _R_COLUMNS)}
-        FROM json_each(:edges)
-    )"""
-_SUMMARY: Final = """count(DISTINCT visitor), count(*), coalesce(sum(pageviews), 0),
-    coalesce(sum(events), 0), coalesce(sum(bounce), 0), coalesce(sum(duration_us), 0)"""
-_TOTALS: Final = f"WITH {_VISITS} SELECT {_SUMMARY} FROM r"
-_DAYS: Final = f"WITH {_VISITS} SELECT day, {_SUMMARY} FROM r GROUP BY day"
+_DAY_VISITS: Final = f"""
+    r AS MATERIALIZED (SELECT {', '.join(_R_COLUMNS)} FROM visits
+                       WHERE site = :site AND day = :day)"""
+_SUMMARY: Final = """
+    SELECT count(DISTINCT visitor), count(*), coalesce(sum(pageviews), 0),
+           coalesce(sum(events), 0), coalesce(sum(bounce), 0), coalesce(sum(duration_us), 0)
+    FROM visits WHERE site = :site AND day = :day"""
+_VISITORS: Final = "SELECT DISTINCT visitor FROM visits WHERE site = :site AND day = :day"
 
-# Visits running over the range's first or last midnight (the partial index has them).
-_EDGES: Final = """
-    SELECT site, visitor, max(started_at, :since), min(ended_at, :last_instant) FROM visits
-    WHERE site = :site AND last_day > day AND last_day >= :first AND day <= :last
-      AND (day < :first OR last_day > :last)
-"""
-
-# What each breakdown counts: `t (value, visitor, n)`, after the visits `r`.
+# What each breakdown counts: `(value, visitor, n)`, after the visits `r`.
 _REFERRER: Final = "CASE WHEN referrer_host = '' THEN :direct ELSE referrer_host END"
 _REGION: Final = ("CASE WHEN region = '' OR country = '' OR substr(region, 1, length(country) + 1)"
                   " = country || '-' THEN region ELSE country || '-' || region END")
@@ -105,63 +87,57 @@ def _counted(breakdown: Breakdown) -> str:
     return f"SELECT {_VALUES.get(field, field)} AS value, visitor, n FROM pl"
 
 
-def _folding(name: str, counted: str) -> tuple[str, str]:
-    """(CTEs, rows) of one breakdown: the values shown, ranked, then `other`, the distinct
-    visitors of everything not shown. The rows are ordered in Python (`_rows`)."""
-    ctes = f"""
-        t_{name} AS MATERIALIZED (SELECT * FROM ({counted}) WHERE value <> ''),
-        s_{name} AS (SELECT value, count(DISTINCT visitor) AS visitors, sum(n) AS n
-                     FROM t_{name} GROUP BY value
-                     HAVING value <> :other AND count(DISTINCT visitor) >= :min_visitors
-                     ORDER BY visitors DESC, n DESC, value LIMIT :top)"""
-    rows = f"""
-        SELECT '{name}', 0, value, visitors, n FROM s_{name}
-        UNION ALL
-        SELECT '{name}', 1, :other, count(DISTINCT visitor), coalesce(sum(n), 0) FROM t_{name}
-        WHERE value NOT IN (SELECT value FROM s_{name}) HAVING count(*) > 0"""
-    return ctes, rows
+# Every breakdown in one statement: (breakdown, value, visitor, count), one row per value
+# and visitor of the day.
+_COUNTED: Final = f"""
+    WITH {_DAY_VISITS}, {_PLACES}
+    SELECT name, value, visitor, sum(n) FROM (
+        {' UNION ALL '.join(f"SELECT '{b.name}' AS name, * FROM ({_counted(b)})"
+                            for b in BREAKDOWNS)}
+    ) WHERE value <> '' GROUP BY name, value, visitor"""
 
-
-def _breakdowns_of(unit: Unit) -> str:
-    """One statement for the breakdowns of one kind, so the visits of the range are read
-    (and their places unpacked) once for them all. Not one for all thirteen: each folding
-    sorts, and a statement holds all its sorts' memory at once."""
-    parts = [_folding(b.name, _counted(b)) for b in BREAKDOWNS if b.unit == unit]
-    ctes = ",".join(c for c, _ in parts)
-    rows = " UNION ALL ".join(r for _, r in parts)
-    places = f"{_PLACES}," if unit == "visitor" else ""
-    visits = _VISITS.replace("r AS (", "r AS MATERIALIZED (", 1)
-    return f"WITH {visits}, {places} {ctes} {rows}"
-
-
-_BREAKDOWNS: Final = tuple(_breakdowns_of(unit) for unit in get_args(Unit))
+_CHANGES: Final = """
+    SELECT day, changes FROM visit_day_changes
+    WHERE site = :site AND day BETWEEN :first AND :last"""
+_ARCHIVES: Final = """
+    SELECT day, changes, body FROM report_archive
+    WHERE site = :site AND day BETWEEN :first AND :last"""
+# Kept only if the day's visits are still those it was made of.
+_KEEP: Final = """
+    INSERT INTO report_archive (site, day, changes, body)
+    SELECT :site, :day, :changes, :body
+    WHERE (SELECT changes FROM visit_day_changes WHERE site = :site AND day = :day) = :changes
+    ON CONFLICT (site, day) DO UPDATE SET changes = excluded.changes, body = excluded.body"""
 
 
 class SQLiteReports(SQLiteConnection):
     async def analytics_report(self, request: ReportRequest) -> ReportFigures:
-        params: dict[str, Any] = {
-            "site": request.site, "first": request.start.isoformat(),
-            "last": request.end.isoformat(), "since": format_timestamp(request.since),
-            "last_instant": format_timestamp(request.until - ONE_MICROSECOND),
-            "direct": DIRECT, "other": OTHER, "min_visitors": request.min_visitors,
-            "top": request.top,
-        }
+        params: dict[str, Any] = {"site": request.site, "first": request.start.isoformat(),
+                                  "last": request.end.isoformat(), "direct": DIRECT}
         async with self._report_snapshot("cannot compute the analytics report") as conn:
-            params["edges"] = to_json(visit_row(v) for v in await self._edges(conn, params))
-            totals = _summary((await _fetch(conn, _TOTALS, params))[0])
-            days = {date.fromisoformat(row[0]): _summary(row[1:])
-                    for row in await _fetch(conn, _DAYS, params)}
-            found = [row for sql in _BREAKDOWNS for row in await _fetch(conn, sql, params)]
-        return ReportFigures(totals=totals, days=days, breakdowns=_rows(found))
+            changes = {row[0]: int(row[1]) for row in await _fetch(conn, _CHANGES, params)}
+            bodies: list[bytes] = []
+            for day, kept_at, body in await _fetch(conn, _ARCHIVES, params):
+                if changes.pop(day, None) == kept_at:
+                    bodies.append(body)
+            made = [(await _archive_day(conn, {**params, "day": day}), count)
+                    for day, count in sorted(changes.items())]
+        await self._keep_archives(request.site, made)
+        # Unpacking and merging cost milliseconds per day: not on the event loop.
+        return await asyncio.to_thread(_figures, request, bodies, [a for a, _ in made])
 
-    async def _edges(self, conn: aiosqlite.Connection, params: Mapping[str, Any]) -> list[Visit]:
-        """The visits cut by the range's edges, as their hits inside the range make them."""
-        windows = [(row[0], row[1], row[2], row[3]) for row in await _fetch(conn, _EDGES, params)]
-        if not windows:
-            return []
-        hits = await hits_by_window(conn, windows)
-        return [visit for n, (site, visitor, _, _) in enumerate(windows)
-                for visit in sessionise(site, visitor, hits.get(n, ()), self._visit_gap)]
+    async def _keep_archives(self, site: str, made: list[tuple[DayArchive, int]]) -> None:
+        """Keep the new archives for the next report; a report does not fail for it."""
+        if not made:
+            return
+        bodies = await asyncio.to_thread(lambda: [archive.to_bytes() for archive, _ in made])
+        rows = [{"site": site, "day": archive.day.isoformat(), "changes": changes,
+                 "body": body} for (archive, changes), body in zip(made, bodies, strict=True)]
+        try:
+            async with self._write_transaction("could not keep the report archives") as conn:
+                await conn.executemany(_KEEP, rows)
+        except StoreError as exc:
+            log.warning("%s", exc)
 
     async def erasures(self, site: str) -> int:
         rows = await self._read("SELECT erasures FROM analytics_erasures WHERE site = ?",
@@ -174,16 +150,18 @@ async def _fetch(conn: aiosqlite.Connection, sql: str, params: Mapping[str, Any]
         return list(await cursor.fetchall())
 
 
-def _rows(found: Sequence[Sequence[Any]]) -> dict[str, list[Row]]:
-    """(breakdown, part, value, visitors, count) rows in report order: the shown ranked by
-    visitors, count, then value (code point order, as SQLite compares text), then `other`."""
-    rows: dict[str, list[Row]] = {}
-    for name, _, value, visitors, count in sorted(
-        found, key=lambda row: (row[0], row[1], -row[3], -row[4], row[2])
-    ):
-        rows.setdefault(name, []).append(Row(value, int(visitors), int(count)))
-    return rows
+async def _archive_day(conn: aiosqlite.Connection, params: Mapping[str, Any]) -> DayArchive:
+    """The archive of one day, from its visits."""
+    summary = Summary(*(int(v) for v in (await _fetch(conn, _SUMMARY, params))[0]))
+    visitors = [row[0] for row in await _fetch(conn, _VISITORS, params)]
+    counted = [(row[0], row[1], row[2], int(row[3]))
+               for row in await _fetch(conn, _COUNTED, params)]
+    return await asyncio.to_thread(
+        build_day_archive, date.fromisoformat(params["day"]), summary, visitors, counted)
 
 
-def _summary(row: Sequence[Any]) -> Summary:
-    return Summary(*(int(value) for value in row))
+def _figures(
+    request: ReportRequest, bodies: list[bytes], made: list[DayArchive]
+) -> ReportFigures:
+    archives = [DayArchive.from_bytes(body) for body in bodies] + made
+    return report_figures(request, sorted(archives, key=lambda a: a.day))

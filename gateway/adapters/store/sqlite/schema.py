@@ -224,6 +224,35 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "DROP TRIGGER consent_log_only_tombstones",
         _tombstones_only(BLANKED),
     ),
+    (
+        # Daily report archives (`core/analytics/archive.py`): a report reads one row per day
+        # instead of every visit. Every change to a day's visits — ingest, a late beacon,
+        # retention, an erasure, a rebuild — counts in `visit_day_changes` (the triggers)
+        # and deletes that day's archive, so an erased visitor's hash goes with the visit;
+        # an archive is written only with the count its visits were read at, and used only
+        # while the count is the same.
+        """CREATE TABLE visit_day_changes (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            changes INTEGER NOT NULL,
+            PRIMARY KEY (site, day)
+        ) WITHOUT ROWID""",
+        "INSERT INTO visit_day_changes SELECT site, day, 1 FROM visits GROUP BY site, day",
+        """CREATE TABLE report_archive (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            changes INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            PRIMARY KEY (site, day)
+        ) WITHOUT ROWID""",
+        *(f"""CREATE TRIGGER visits_{when}_day AFTER {when.upper()} ON visits BEGIN
+            INSERT INTO visit_day_changes (site, day, changes) VALUES ({row}.site, {row}.day, 1)
+                ON CONFLICT (site, day) DO UPDATE SET changes = changes + 1;
+            DELETE FROM report_archive WHERE site = {row}.site AND day = {row}.day;
+        END""" for when, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))),  # noqa: S608
+        # Reports no longer clip visits at the range's edges.
+        "DROP INDEX visits_overnight",
+    ),
 )
 
 

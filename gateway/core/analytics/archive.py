@@ -1,0 +1,177 @@
+"""Daily report archives (pure), as Matomo "archives" a day: everything a report needs of the
+visits that started on one UTC day, small enough that a 30-day report reads 30 of them
+instead of every visit.
+
+A `DayArchive` holds the day's headline figures (exact), the hashes of its distinct
+visitors (so a range's visitors are an exact union), and per breakdown row — (breakdown,
+value) — the count (pageviews or uses) and a `VisitorSketch` of its visitors. A report
+adds days up (`report_figures`): every total and per-day figure is exact; a breakdown
+row's visitors are exact up to `sketch.EXACT_LIMIT` distinct visitors and a HyperLogLog
+estimate beyond (about 4.6 % standard error), which the JSON says (`report_json`).
+
+The store computes a day's archive from its visits (`build_day_archive` shapes the query
+results), keeps it, and computes it again only when that day's visits changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from gateway.core.analytics.reports import (
+    BREAKDOWNS,
+    OTHER,
+    ReportFigures,
+    ReportRequest,
+    Row,
+    Summary,
+)
+from gateway.core.analytics.sketch import VisitorSketch, visitor_hash
+
+RowKey = tuple[str, str]  # (breakdown name, value)
+_HEADER: Final = 4  # bytes giving the length of the JSON header
+
+
+@dataclass(frozen=True, slots=True)
+class DayArchive:
+    day: date
+    summary: Summary
+    visitors: bytes  # the distinct visitors' hashes, 8 bytes each (`array('Q')`)
+    rows: Mapping[RowKey, tuple[int, bytes]]  # count, `VisitorSketch.to_bytes()`
+
+    def to_bytes(self) -> bytes:
+        """One blob: the length of a JSON header, the header (day, summary, rows with the
+        length of their sketch), the visitor hashes, the sketches."""
+        s = self.summary
+        header = json.dumps({
+            "day": self.day.isoformat(),
+            "summary": [s.visitors, s.visits, s.pageviews, s.events, s.bounces, s.duration_us],
+            "rows": [[name, value, count, len(sketch)]
+                     for (name, value), (count, sketch) in self.rows.items()],
+        }, separators=(",", ":"), ensure_ascii=False).encode()
+        sketches = b"".join(sketch for _, sketch in self.rows.values())
+        return len(header).to_bytes(_HEADER, "big") + header + self.visitors + sketches
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DayArchive:
+        """The archive `to_bytes` wrote; ValueError for anything else."""
+        try:
+            size = int.from_bytes(data[:_HEADER], "big")
+            header = json.loads(data[_HEADER:_HEADER + size])
+            summary = Summary(*(int(v) for v in header["summary"]))
+            at = _HEADER + size + 8 * summary.visitors
+            visitors = data[_HEADER + size:at]
+            rows: dict[RowKey, tuple[int, bytes]] = {}
+            for name, value, count, length in header["rows"]:
+                rows[(name, value)] = (int(count), data[at:at + length])
+                at += length
+            day = date.fromisoformat(header["day"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a day archive: {exc}") from exc
+        if at != len(data) or len(visitors) != 8 * summary.visitors:
+            raise ValueError("not a day archive: its length does not add up")
+        return cls(day, summary, visitors, rows)
+
+
+def build_day_archive(
+    day: date, summary: Summary, visitors: Iterable[str],
+    counted: Iterable[tuple[str, str, str, int]],
+) -> DayArchive:
+    """The archive of `day` from its visits: `summary` (exact, by the store), the distinct
+    visitors, and `counted` — (breakdown, value, visitor, count) with one row per visitor
+    and value, as `adapters/store/*/reports.py` selects them."""
+    hashes: dict[str, int] = {}
+
+    def hashed(visitor: str) -> int:
+        found = hashes.get(visitor)
+        if found is None:
+            found = hashes[visitor] = visitor_hash(visitor)
+        return found
+
+    day_visitors = array("Q", sorted({hashed(v) for v in visitors}))
+    counts: defaultdict[RowKey, int] = defaultdict(int)
+    members: defaultdict[RowKey, set[int]] = defaultdict(set)
+    for name, value, visitor, count in counted:
+        counts[(name, value)] += count
+        members[(name, value)].add(hashed(visitor))
+    rows = {key: (counts[key], VisitorSketch(found).to_bytes()) for key, found in members.items()}
+    return DayArchive(day, summary, _packed(day_visitors), rows)
+
+
+def report_figures(request: ReportRequest, archives: Sequence[DayArchive]) -> ReportFigures:
+    """A range's figures from its days' archives (days without visits have none)."""
+    visitors: set[int] = set()
+    counts: defaultdict[RowKey, int] = defaultdict(int)
+    sketches: dict[RowKey, VisitorSketch] = {}
+    for archive in archives:
+        visitors.update(_unpacked(archive.visitors))
+        for key, (count, sketch) in archive.rows.items():
+            counts[key] += count
+            found = VisitorSketch.from_bytes(sketch)
+            if key in sketches:
+                sketches[key].merge(found)
+            else:
+                sketches[key] = found
+    return ReportFigures(
+        totals=_total(archives, len(visitors)),
+        days={archive.day: archive.summary for archive in archives},
+        breakdowns=_folded(request, counts, sketches),
+    )
+
+
+def _total(archives: Sequence[DayArchive], visitors: int) -> Summary:
+    parts = [a.summary for a in archives]
+    return Summary(
+        visitors=visitors, visits=sum(p.visits for p in parts),
+        pageviews=sum(p.pageviews for p in parts), events=sum(p.events for p in parts),
+        bounces=sum(p.bounces for p in parts), duration_us=sum(p.duration_us for p in parts),
+    )
+
+
+def _folded(
+    request: ReportRequest, counts: Mapping[RowKey, int], sketches: Mapping[RowKey, VisitorSketch],
+) -> dict[str, list[Row]]:
+    """Per breakdown, the rows `core/analytics/reports.py` describes: ranked by visitors,
+    count, value; at least `min_visitors` and not spelled `other` to be shown, the first
+    `top` of them; the rest folded into one `other` row (the union of their visitors)."""
+    by_name: defaultdict[str, list[tuple[str, int, VisitorSketch]]] = defaultdict(list)
+    for (name, value), sketch in sketches.items():
+        by_name[name].append((value, counts[(name, value)], sketch))
+    result: dict[str, list[Row]] = {}
+    for breakdown in BREAKDOWNS:
+        ranked = sorted(((value, sketch.count(), count, sketch)
+                         for value, count, sketch in by_name.get(breakdown.name, ())),
+                        key=lambda r: (-r[1], -r[2], r[0]))
+        shown = [r for r in ranked if r[0] != OTHER and r[1] >= request.min_visitors]
+        shown = shown[:request.top]
+        rows = [Row(value, n, count, not sketch.exact) for value, n, count, sketch in shown]
+        kept = {r[0] for r in shown}
+        folded = [r for r in ranked if r[0] not in kept]
+        if folded:
+            union = VisitorSketch()
+            for *_, sketch in folded:
+                union.merge(sketch)
+            rows.append(Row(OTHER, union.count(), sum(r[2] for r in folded), not union.exact))
+        if rows:
+            result[breakdown.name] = rows
+    return result
+
+
+def _packed(values: array[int]) -> bytes:
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values.tobytes()
+
+
+def _unpacked(data: bytes) -> array[int]:
+    values = array("Q")
+    values.frombytes(data)
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values
