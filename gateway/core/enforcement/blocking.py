@@ -27,9 +27,11 @@ cut off at the end of a chunk, so the output never depends on how the body was c
 
 Speed: walking every tag's attributes in Python cost more than all the rest of the proxy
 on an ordinary page. Regexes that read exactly as the walk does (`markup.py`) copy each run
-of text and ordinary tags as one slice and read the tags that may fetch; the walk reads only
-what they cannot finish (a tag cut off by the end of a chunk or by the cap) and, with the
-shortcuts off, is the reference the tests hold them to, byte for byte.
+of text, ordinary tags and tags that fetch but that no rule can match (most images) as one
+slice, so Python sees only the tags that matter, which they read too; URL verdicts are
+remembered per rule set. The walk reads only what the regexes cannot finish (a tag cut off
+by the end of a chunk or by the cap) and, with the shortcuts off, is the reference the
+tests hold them to, byte for byte.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ _TAG_CAP: Final = 64 * 1024
 _INLINE_CAP: Final = 256 * 1024
 
 _SCRIPT_END_LEN: Final = len(b"</script") + 1
+_REGEX_TRIES: Final = 2  # reads of a cut-off tag by the regex before the walk takes over
 _JS_TYPES: Final = frozenset({
     "", "application/ecmascript", "application/javascript", "application/x-ecmascript",
     "application/x-javascript", "text/ecmascript", "text/javascript", "text/javascript1.0",
@@ -162,7 +165,7 @@ class ScriptBlocker:
             c for c in self._rules.categories if c != "necessary" and c not in granted
         )
         self._placeholder = placeholder
-        self._skippable = skippable_run(self._rules.clue, self._rules.clue_starts).match
+        self._skippable = skippable_run(self._rules.skip_clue, self._rules.skip_starts).match
         self._buf = bytearray()
         self._mode: _Mode = "data"
         self._raw = b"script"  # the raw-text element being read
@@ -170,6 +173,7 @@ class ScriptBlocker:
         self._searched = 0  # held content already searched for its end tag
         self._awaiting_gt = False  # an unfinished tag is held; only a `>` can finish it
         self._resume = 0  # where in that tag reading goes on
+        self._tries = 0  # times the regex found that tag cut off
         self._noscript = 0  # open <noscript> elements
         self.changed = False
 
@@ -223,7 +227,9 @@ class ScriptBlocker:
     def _data(self, buf: bytearray, pos: int, final: bool, out: bytearray) -> _Step:
         if self._regex_shortcuts and not self._resume:  # a held tag resumes in the walk
             skipped, pos = pos, self._skip_ordinary(buf, pos)
-            out += buf[skipped:pos]
+            if pos > skipped:
+                out += buf[skipped:pos]
+                self._tries = 0  # a cut-off tag held before is among what was copied
         lt = buf.find(b"<", pos)
         if lt < 0:
             out += buf[pos:]
@@ -268,10 +274,19 @@ class ScriptBlocker:
 
     def _tag(self, buf: bytearray, lt: int, final: bool, out: bytearray) -> _Step:
         resume, self._resume = lt + self._resume, 0
+        tries, self._tries = self._tries, 0
         n = min(len(buf), lt + _TAG_CAP)
-        # A tag cut off by the end of a chunk is read whole by the regex once it is there.
-        whole = TAG.match(buf, lt, n) if self._regex_shortcuts else None
-        end, done = (whole.end(), True) if whole else scan_tag(buf, lt, resume, n)
+        # The regex reads a whole tag. One cut off by the end of a chunk is tried again
+        # once more has come; only if it is still cut off does the walk find where to
+        # resume, so a tag arriving in many pieces is still read in linear time.
+        regex = self._regex_shortcuts and resume == lt and tries < _REGEX_TRIES
+        whole = TAG.match(buf, lt, n) if regex else None
+        if whole:
+            end, done = whole.end(), True
+        elif regex and tries + 1 < _REGEX_TRIES:
+            end, done = lt, False  # not walked yet: the regex gets another try
+        else:
+            end, done = scan_tag(buf, lt, resume, n)
         if done:
             self._on_tag(bytes(buf[lt:end]), out)
             return end, True
@@ -281,7 +296,7 @@ class ScriptBlocker:
         if final:
             out += buf[lt:]  # the browser drops a tag cut off by the end of the file
             return len(buf), False
-        self._awaiting_gt, self._resume = True, end - lt
+        self._awaiting_gt, self._resume, self._tries = True, end - lt, tries + 1
         return lt, False
 
     def _on_tag(self, tag: bytes, out: bytearray) -> None:

@@ -41,24 +41,30 @@ FETCHING: Final = (b"img", b"source", b"link", b"object", b"embed", b"noscript")
 # the walk ends, and a failed one fails in linear time. (Possessive quantifiers would say
 # this directly, but matched wrongly before Python 3.11.5: python/cpython#106052.)
 _ATTR_NAME_SYNTAX: Final = rb"[^\t\n\f\r />][^\t\n\f\r />=]*(?=[\t\n\f\r />=])"
-_VALUE_SYNTAX: Final = (
-    rb"\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'][^\t\n\f\r >]*(?=[\t\n\f\r >])|(?=>)"
-)
+_QUOTED: Final = rb"\"[^\"]*\"|'[^']*'"
+_QUOTED_WITHOUT_GT: Final = rb"\"[^\">]*\"|'[^'>]*'"
+_UNQUOTED_OR_NONE: Final = rb"|[^\t\n\f\r >\"'][^\t\n\f\r >]*(?=[\t\n\f\r >])|(?=>)"
 
 
-def _attribute_syntax(name: bytes, value: bytes) -> bytes:
+def _attribute_syntax(name: bytes, value: bytes, quoted: bytes = _QUOTED) -> bytes:
     """One attribute with its leading separators; `name` and `value` wrap their parts."""
     return (
         rb"[\t\n\f\r /]*" + name % _ATTR_NAME_SYNTAX + rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*"
-        + value % _VALUE_SYNTAX + rb"|(?![\t\n\f\r ]*=))"
+        + value % (quoted + _UNQUOTED_OR_NONE) + rb"|(?![\t\n\f\r ]*=))"
+    )
+
+
+def _tag_syntax(quoted: bytes = _QUOTED) -> bytes:
+    return (
+        rb"[A-Za-z][^\t\n\f\r />]*(?=[\t\n\f\r />])(?:"
+        + _attribute_syntax(rb"%b", rb"(?:%b)", quoted) + rb")*[\t\n\f\r /]*>"
     )
 
 
 _ATTR: Final = re.compile(_attribute_syntax(rb"(%b)", rb"(%b)"))
-_TAG_SYNTAX: Final = (
-    rb"[A-Za-z][^\t\n\f\r />]*(?=[\t\n\f\r />])(?:"
-    + _attribute_syntax(rb"%b", rb"(?:%b)") + rb")*[\t\n\f\r /]*>"
-)
+_TAG_SYNTAX: Final = _tag_syntax()
+# The same for a tag whose only `>` is the one that ends it (none in a quoted value).
+_GT_ENDED_TAG: Final = _tag_syntax(_QUOTED_WITHOUT_GT)
 TAG: Final = re.compile(rb"</?" + _TAG_SYNTAX)
 # Text and tags that are copied as they are and leave the tokenizer reading markup: any
 # `<` that starts nothing, end tags other than `</noscript`, and start tags other than the
@@ -77,18 +83,18 @@ ORDINARY_RUN: Final = re.compile(rb"[^<]*(?:(?:<(?=[^A-Za-z/!?])|" + _ORDINARY_T
 FETCHING_TAG: Final = re.compile(
     rb"<(?=(?i:img|source|link|object|embed)" + _NAME_END + rb")" + _TAG_SYNTAX
 )
-# `_TAG_SYNTAX` for a tag whose only `>` is the one that ends it (none in a quoted value).
-_GT_ENDED_TAG: Final = _TAG_SYNTAX.replace(rb"\"[^\"]*\"|'[^']*'", rb"\"[^\">]*\"|'[^'>]*'")
 
 
 @functools.lru_cache(maxsize=32)
 def skippable_run(clue: bytes, starts: bytes | None) -> re.Pattern[bytes]:
     """`ORDINARY_RUN` that also takes the start tags of elements that fetch (neither raw
     text nor <noscript>) in which `clue` (a regex of lower-case text, each match starting
-    with a byte in `starts`; None if it can match nothing at all) occurs nowhere, in any
-    case: the tags whose URLs no rule can match (`BlockRules.may_match`). One match copies
-    a page's text, ordinary tags and most images; the blocker's Python code sees only the
-    tags that matter. A clue that could hold `<` or `>` is not looked for."""
+    with a byte in `starts`; None when it matches anywhere) occurs nowhere, in any case:
+    tags whose URLs no rule can match (`BlockRules.may_match`). One match copies a page's
+    text, ordinary tags and most images, so the blocker's Python code sees only the tags
+    that matter. The clue is looked for up to the tag's first `>`, which ends the tag (one
+    with a `>` in a quoted value is not taken); a clue that could hold `<` or `>` is not
+    looked for at all."""
     if starts is None or b"<" in clue or b">" in clue:
         return ORDINARY_RUN
     watched = {bytes([c]) for c in starts.lower() + starts.upper()}

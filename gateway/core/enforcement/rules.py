@@ -163,11 +163,16 @@ class BlockRules:
         clues = [b"//", b"\\", b"&", b"http", *(
             _longest_literal(path) for rule in override_rules + other_rules for path in rule.paths
         )]
-        # `clue` is searched in lower-cased markup: re.IGNORECASE costs four times as much.
-        self.clue = _trie_regex(_trie(clues))
-        self._clue = re.compile(self.clue)
-        # The bytes a clue starts with; None when an empty one matches anywhere.
-        self.clue_starts = None if b"" in clues else bytes(sorted({c[0] for c in clues}))
+        # Searched in lower-cased markup: re.IGNORECASE costs four times as much.
+        self._clue = re.compile(_trie_regex(_trie(clues)))
+        # For the blocker's skipping regex, which looks for them at the bytes they start
+        # with: each clue from its first byte that is no letter or digit (`-links` for
+        # `outbound-links`), as those are rarer in markup. Where a clue occurs, so does
+        # this part of it. `skip_starts` is None when an empty clue matches anywhere.
+        skip = [next((c[i:] for i in range(len(c)) if not c[i : i + 1].isalnum()), c)
+                for c in clues]
+        self.skip_clue = _trie_regex(_trie(skip))
+        self.skip_starts = None if b"" in skip else bytes(sorted({c[0] for c in skip}))
 
     def __bool__(self) -> bool:
         return bool(self._layers)

@@ -806,3 +806,32 @@ def test_a_long_ordinary_tag_is_read_whole_up_to_the_cap_and_cut_at_it_as_before
         assert rewrite_flagged(split_at(page, [len(page) // 3, len(page) // 2])) == reference(page)
     assert rewrite_flagged([at_cap])[1] is True
     assert rewrite_flagged([over_cap])[1] is True
+
+
+# --- images in the run (issue 19): copied in one match only when no rule can match them ---
+
+PLAUSIBLE = BlockRule("", "analytics", paths=("*/js/script.*outbound-links*.js",))
+# id: (tag, held back)
+IMAGES = {
+    "plain": (b'<img src="/img/a.webp" alt="A" width="3" height="2">', False),
+    "a-host-after-a-quoted-gt": (b'<img alt=">" src=//www.googletagmanager.com/a>', True),
+    "upper-case": (b"<IMG SRC=HTTP://WWW.GOOGLETAGMANAGER.COM/A>", True),
+    "a-path-rule": (b"<img src=/m/matomo.js>", True),
+    "a-hyphenated-path": (b"<img src=/js/Script.x.OUTBOUND-links.js>", True),
+    "near-miss": (b"<img src=/js/script.x.outbound.js>", False),
+    "references-hide-a-host": (b"<img src=&#47;&#47;youtube.com/e>", True),
+    "srcset": (b'<source srcset="a.png 1x, //youtube.com/b 2x">', True),
+}
+
+
+@pytest.mark.parametrize(("tag", "blocked"), list(IMAGES.values()), ids=list(IMAGES))
+def test_an_image_is_taken_by_the_run_only_when_no_rule_can_match_it(
+    tag: bytes, blocked: bool
+) -> None:
+    rules = [*RULES, PLAUSIBLE]
+    page = b"<p>before</p>" + tag + b"<p>after</p>"
+    fast = ScriptBlocker(rules, frozenset(), placeholder)
+    walk = ReferenceBlocker(rules, frozenset(), placeholder)
+    out = fast.feed(page) + fast.finish()
+    assert out == walk.feed(page) + walk.finish()
+    assert fast.changed is blocked

@@ -136,3 +136,27 @@ def test_may_match_rules_out_only_tags_no_rule_can_match(tag: bytes, may: bool) 
 def test_no_rules_are_false() -> None:
     assert not BlockRules([])
     assert BlockRules([], overrides=[BlockRule("a.example", "analytics")])
+
+
+def test_path_globs_are_tried_in_one_regex_first_rule_first() -> None:
+    rules = BlockRules([
+        BlockRule("", "analytics", paths=("*/a/*.js",)),
+        BlockRule("", "marketing", paths=("*/a/b.js", "*/c.js")),
+    ])
+    assert [rule.category for rule, _ in filter(None, (
+        rules.match("/x/a/b.js"), rules.match("/c.js"), rules.match("/A/Q.JS")))] == [
+        "analytics", "marketing", "analytics"]
+    assert rules.match("/b.js") is None
+
+
+def test_url_verdicts_are_remembered_within_a_bound() -> None:
+    from gateway.core.enforcement import rules as module
+
+    rules = BlockRules(GOOGLE)
+    first = rules.match("https://www.googletagmanager.com/gtm.js")
+    assert rules.match("https://www.googletagmanager.com/gtm.js") == first is not None
+    for i in range(module._MATCH_CACHE + 10):
+        rules.match(f"/local/{i}.js")
+    rules.match("//x.example/" + "a" * module._CACHED_URL_LENGTH)
+    assert len(rules._matched) <= module._MATCH_CACHE
+    assert not any(len(url) > module._CACHED_URL_LENGTH for url in rules._matched)
