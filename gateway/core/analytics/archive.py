@@ -125,6 +125,14 @@ def report_figures(request: ReportRequest, archives: Sequence[DayArchive]) -> Re
     )
 
 
+def figures_from_kept(
+    request: ReportRequest, kept: Sequence[bytes], made: Sequence[DayArchive]
+) -> ReportFigures:
+    """`report_figures` of the archives a store kept (as bytes) and those it just made."""
+    archives = [DayArchive.from_bytes(body) for body in kept] + list(made)
+    return report_figures(request, sorted(archives, key=lambda a: a.day))
+
+
 def _total(archives: Sequence[DayArchive], visitors: int) -> Summary:
     parts = [a.summary for a in archives]
     return Summary(

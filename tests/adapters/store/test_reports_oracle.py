@@ -18,8 +18,10 @@ integer microseconds, and only then are the two sums exactly equal.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,11 +30,16 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.adapters.store import Store
+from gateway.adapters.store.postgres import PostgresStore
 from gateway.adapters.store.sqlite import SQLiteStore
 from gateway.core.analytics.events import AnalyticsEvent
 from gateway.core.analytics.reports import ReportRequest, report_json
 from gateway.core.analytics.stats import compute_stats
+from tests.support.postgres import _admin as admin
+from tests.support.postgres import with_database
 
+DATABASES = itertools.count(1)
 GAP = timedelta(minutes=30)
 BASE = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)  # three hours before the first midnight
 FIRST_DAY = BASE.date()
@@ -116,10 +123,12 @@ def report_ranges() -> list[tuple[date, date]]:
     ]
 
 
-async def stored_reports(path: Path, scenario: Scenario) -> list[dict[str, Any]]:
+async def stored_reports(
+    make: Callable[[], Store], scenario: Scenario
+) -> list[dict[str, Any]]:
     arriving = list(scenario.events)
     random.Random(scenario.arrival_seed).shuffle(arriving)
-    workers = [SQLiteStore(path, session_gap=GAP), SQLiteStore(path, session_gap=GAP)]
+    workers = [make(), make()]
     for worker in workers:
         await worker.open()
     try:
@@ -173,7 +182,27 @@ def purged(event: AnalyticsEvent, scenario: Scenario) -> bool:
 @given(scenario=scenarios)
 def test_every_figure_of_the_stored_report_equals_the_oracle(scenario: Scenario) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        got = asyncio.run(stored_reports(Path(folder) / "gateway.sqlite3", scenario))
+        path = Path(folder) / "gateway.sqlite3"
+        got = asyncio.run(stored_reports(lambda: SQLiteStore(path, session_gap=GAP), scenario))
+    assert_equal_to_the_oracle(got, scenario)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios)
+def test_on_postgresql_too(postgres_server: str, scenario: Scenario) -> None:
+    """The same on PostgreSQL (fewer examples: each is a new database)."""
+    name = f"oracle_{next(DATABASES)}"
+    asyncio.run(admin(postgres_server, f'CREATE DATABASE "{name}" TEMPLATE template0'))
+    url = with_database(postgres_server, name)
+    try:
+        got = asyncio.run(stored_reports(
+            lambda: PostgresStore(url, pool_size=2, session_gap=GAP), scenario))
+    finally:
+        asyncio.run(admin(postgres_server, f'DROP DATABASE "{name}" WITH (FORCE)'))
+    assert_equal_to_the_oracle(got, scenario)
+
+
+def assert_equal_to_the_oracle(got: list[dict[str, Any]], scenario: Scenario) -> None:
     for stored, expected in zip(got, oracle_reports(scenario), strict=True):
         # A handful of visitors: every row's visitors are counted exactly.
         assert stored.pop("visitor_estimates")["estimated"] == []

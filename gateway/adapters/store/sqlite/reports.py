@@ -13,7 +13,6 @@ with events.
 """
 
 # Every statement here is put together from the constants of this module, never from data.
-# ruff: noqa: S608
 
 from __future__ import annotations
 
@@ -25,76 +24,20 @@ from typing import Any, Final
 
 import aiosqlite
 
+from gateway.adapters.store.reportsql import SQLITE
 from gateway.adapters.store.sqlite.connection import SQLiteConnection
-from gateway.core.analytics.archive import DayArchive, build_day_archive, report_figures
-from gateway.core.analytics.reports import (
-    BREAKDOWNS,
-    DIRECT,
-    Breakdown,
-    ReportFigures,
-    ReportRequest,
-    Summary,
-)
+from gateway.core.analytics.archive import DayArchive, build_day_archive, figures_from_kept
+from gateway.core.analytics.reports import DIRECT, ReportFigures, ReportRequest, Summary
 from gateway.core.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-# The day's visits, and what breakdowns count of them.
-_R_COLUMNS: Final = (
-    "visitor", "pageviews", "entry_page", "referrer_host", "utm_source", "utm_medium",
-    "utm_campaign", "country", "region", "city", "browser", "os", "device", "pages", "names",
-    "places",
-)
-_DAY_VISITS: Final = f"""
-    r AS MATERIALIZED (SELECT {', '.join(_R_COLUMNS)} FROM visits
-                       WHERE site = :site AND day = :day)"""
 _SUMMARY: Final = """
     SELECT count(DISTINCT visitor), count(*), coalesce(sum(pageviews), 0),
            coalesce(sum(events), 0), coalesce(sum(bounce), 0), coalesce(sum(duration_us), 0)
     FROM visits WHERE site = :site AND day = :day"""
 _VISITORS: Final = "SELECT DISTINCT visitor FROM visits WHERE site = :site AND day = :day"
-
-# What each breakdown counts: `(value, visitor, n)`, after the visits `r`.
-_REFERRER: Final = "CASE WHEN referrer_host = '' THEN :direct ELSE referrer_host END"
-_REGION: Final = ("CASE WHEN region = '' OR country = '' OR substr(region, 1, length(country) + 1)"
-                  " = country || '-' THEN region ELSE country || '-' || region END")
-_CITY: Final = "CASE WHEN city <> '' AND country <> '' THEN city || ', ' || country ELSE city END"
-_VALUES: Final = {"referrer": _REFERRER, "region": _REGION, "city": _CITY}
-_PAGES: Final = """
-    SELECT entry_page AS value, visitor, pageviews AS n FROM r
-    WHERE pages IS NULL AND pageviews > 0
-    UNION ALL
-    SELECT p.key, r.visitor, p.value FROM r, json_each(r.pages) AS p"""
-_NAMES: Final = "SELECT e.key AS value, r.visitor, e.value AS n FROM r, json_each(r.names) AS e"
-# Where and on what each hit was made: the visit's own columns, or its `places`.
-_PLACE: Final = ("country", "region", "city", "browser", "os", "device")
-_PLACES: Final = f"""
-    pl AS (
-        SELECT visitor, {', '.join(_PLACE)}, pageviews AS n FROM r WHERE places IS NULL
-        UNION ALL
-        SELECT r.visitor, {', '.join(f'p.value ->> {i}' for i in range(len(_PLACE) + 1))}
-        FROM r, json_each(r.places) AS p
-    )"""
-
-
-def _counted(breakdown: Breakdown) -> str:
-    """`(value, visitor, n)`: one row per thing a breakdown counts, from `r` or `pl`."""
-    field = breakdown.field
-    if breakdown.unit == "visit":
-        return f"SELECT {_VALUES.get(field, field)} AS value, visitor, pageviews AS n FROM r"
-    if breakdown.unit == "hit":
-        return _PAGES if field == "pageview" else _NAMES
-    return f"SELECT {_VALUES.get(field, field)} AS value, visitor, n FROM pl"
-
-
-# Every breakdown in one statement: (breakdown, value, visitor, count), one row per value
-# and visitor of the day.
-_COUNTED: Final = f"""
-    WITH {_DAY_VISITS}, {_PLACES}
-    SELECT name, value, visitor, sum(n) FROM (
-        {' UNION ALL '.join(f"SELECT '{b.name}' AS name, * FROM ({_counted(b)})"
-                            for b in BREAKDOWNS)}
-    ) WHERE value <> '' GROUP BY name, value, visitor"""
+_COUNTED: Final = SQLITE.day_counted()
 
 _CHANGES: Final = """
     SELECT day, changes FROM visit_day_changes
@@ -124,7 +67,7 @@ class SQLiteReports(SQLiteConnection):
                     for day, count in sorted(changes.items())]
         await self._keep_archives(request.site, made)
         # Unpacking and merging cost milliseconds per day: not on the event loop.
-        return await asyncio.to_thread(_figures, request, bodies, [a for a, _ in made])
+        return await asyncio.to_thread(figures_from_kept, request, bodies, [a for a, _ in made])
 
     async def _keep_archives(self, site: str, made: list[tuple[DayArchive, int]]) -> None:
         """Keep the new archives for the next report; a report does not fail for it."""
@@ -159,9 +102,3 @@ async def _archive_day(conn: aiosqlite.Connection, params: Mapping[str, Any]) ->
     return await asyncio.to_thread(
         build_day_archive, date.fromisoformat(params["day"]), summary, visitors, counted)
 
-
-def _figures(
-    request: ReportRequest, bodies: list[bytes], made: list[DayArchive]
-) -> ReportFigures:
-    archives = [DayArchive.from_bytes(body) for body in bodies] + made
-    return report_figures(request, sorted(archives, key=lambda a: a.day))
