@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 # pg_advisory_xact_lock key of the migrations ("consentg" as a number).
 MIGRATION_LOCK: Final = 0x636F6E73656E7467
+# pg_try_advisory_xact_lock key of a retention claim ("retentio").
+RETENTION_LOCK: Final = 0x726574656E74696F
 
 # What a tombstone holds in place of the decision and the visitor (the trigger below allows
 # exactly this change; retention makes it).
@@ -201,6 +203,44 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "INSERT INTO visit_settings (id, gap_us, rebuild_after) VALUES (1, 1800000000, NULL)",
         # Bumped by every erasure, so a cached report of the site is not served again.
         "CREATE TABLE analytics_erasures (site text PRIMARY KEY, erasures bigint NOT NULL)",
+    ),
+    (
+        # Work one instance of several does (the retention purge): when it last started.
+        # A claim is one `INSERT … ON CONFLICT … WHERE` under an advisory lock (retention.py).
+        "CREATE TABLE job_runs (job text PRIMARY KEY, started_at timestamptz NOT NULL)",
+    ),
+    (
+        # Daily report archives (`reports.py`, as in the SQLite schema): every change to a
+        # day's visits counts in `visit_day_changes` and deletes the day's archive.
+        """CREATE TABLE visit_day_changes (
+            site text NOT NULL,
+            day date NOT NULL,
+            changes bigint NOT NULL,
+            PRIMARY KEY (site, day)
+        )""",
+        "INSERT INTO visit_day_changes SELECT site, day, 1 FROM visits GROUP BY site, day",
+        """CREATE TABLE report_archive (
+            site text NOT NULL,
+            day date NOT NULL,
+            changes bigint NOT NULL,
+            body bytea NOT NULL,
+            PRIMARY KEY (site, day)
+        )""",
+        """CREATE FUNCTION visits_day_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            changed visits;
+        BEGIN
+            IF TG_OP = 'DELETE' THEN changed := OLD; ELSE changed := NEW; END IF;
+            INSERT INTO visit_day_changes (site, day, changes)
+                VALUES (changed.site, changed.day, 1)
+                ON CONFLICT (site, day)
+                DO UPDATE SET changes = visit_day_changes.changes + 1;
+            DELETE FROM report_archive WHERE site = changed.site AND day = changed.day;
+            RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER visits_day_changed AFTER INSERT OR UPDATE OR DELETE ON visits
+           FOR EACH ROW EXECUTE FUNCTION visits_day_changed()""",
+        "DROP INDEX visits_overnight",
     ),
 )
 
