@@ -1,4 +1,5 @@
-"""Ingest benchmark: analytics beacons through the gateway, against a bare endpoint.
+"""Ingest benchmark: analytics beacons through the gateway, against a bare endpoint, and the
+events writer beside the rate the endpoint accepts.
 
 Run from the repository root (it is not a test, and takes about half a minute):
 
@@ -19,7 +20,9 @@ While the gateway is measured it also counts the events written meanwhile (its w
 behind the 202s, holding the rest in a bounded buffer). Last it stops the gateway with SIGTERM
 (it writes what it buffered) and compares the events in its database with the 202s it
 answered without `X-Consent-Dropped`: they must be equal. Child processes are always stopped,
-also on Ctrl-C or SIGTERM.
+also on Ctrl-C or SIGTERM. Finally the events writer alone (`writer_capacity`: the store's
+batch write in the writer's batch size, visits kept included) beside the rate `/collect`
+accepted: the writer must sustain at least that (issue 17).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from bench import common
 from bench.common import (
     CONFIG,
     REPO,
+    SECRET_KEY,
     WARMUP_S,
     Child,
     Line,
@@ -502,6 +506,48 @@ def _write_note(written: int | None, accepted: int, duration: int) -> str:
             f"({accepted / duration:,.0f}/s); {kept_up}.")
 
 
+WRITER_EVENTS: Final = 60_000
+WRITER_VISITORS: Final = 2_000
+
+
+def writer_capacity(workdir: Path) -> float:
+    """Events/s the analytics store takes in the batch writer's batches (the configured
+    `analytics.batch_size`), in this process with nothing else running: the rate the
+    gateway's writer can sustain, visits kept included. Beacon-shaped events, 1 ms
+    apart, over `WRITER_VISITORS` visitors."""
+    return asyncio.run(_writer_capacity(workdir / "writer.sqlite3"))
+
+
+async def _writer_capacity(database: Path) -> float:
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.adapters.configfile import load_config
+    from gateway.adapters.store.sqlite import SQLiteStore
+    from gateway.core.analytics.events import AnalyticsEvent
+
+    config = load_config(REPO / CONFIG, {"GATEWAY_SERVER_SECRET_KEYS": SECRET_KEY})
+    batch = config.analytics.batch_size
+    start = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    events = [
+        AnalyticsEvent(site="demo", ts=start + timedelta(milliseconds=n),
+                       visitor=f"{n % WRITER_VISITORS:032x}", type="pageview",
+                       path=("/", "/pricing", "/blog", "/faq")[n % 4], hostname="127.0.0.1",
+                       referrer_host=("", "duckduckgo.com")[n % 2], country="GB",
+                       region="ENG", city="London", browser="Firefox", os="Linux",
+                       device="desktop")
+        for n in range(WRITER_EVENTS)
+    ]
+    store = SQLiteStore(database, session_gap=timedelta(minutes=30))
+    await store.open()
+    try:
+        began = time.perf_counter()
+        for first in range(0, len(events), batch):
+            await store.add_events(events[first:first + batch])
+        return len(events) / (time.perf_counter() - began)
+    finally:
+        await store.close()
+
+
 def run(tool: Tool, connections: int, duration: int, workdir: Path, *,
         visitors: int = VISITORS) -> Report:
     wrk = shutil.which("wrk")
@@ -545,6 +591,8 @@ def run(tool: Tool, connections: int, duration: int, workdir: Path, *,
         _show_log_tail(workdir / "gateway.log")
 
     ratio = gateway_result.rps / bare_result.rps if bare_result.rps else 0.0
+    print("  the events writer alone …", flush=True)
+    capacity = writer_capacity(workdir)
     return Report(
         machine=machine(tool, connections, duration, beacons, visitors),
         rows=[(bare_result, None), (gateway_result, ratio)],
@@ -552,6 +600,9 @@ def run(tool: Tool, connections: int, duration: int, workdir: Path, *,
             ratio_line(f"beacons POST {BEACON_PATH}", bare_result.rps, gateway_result.rps,
                        "/s", baseline_label="bare", goal=TARGET_RATIO),
             _stored_line(stored, tally),
+            ratio_line("events writer (store batches, in process) vs /collect accepted",
+                       measured.accepted / duration, capacity, "/s",
+                       baseline_label="accepted", goal=1.0),
         ],
         ratio_header="gateway/bare",
         notes=[_write_note(written, measured.accepted, duration)],
