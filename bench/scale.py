@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import sqlite3
 import subprocess
@@ -171,6 +172,7 @@ async def child_reports(db: Path, requests: int) -> dict[str, Any]:
     await services.start()
     first, last = range_days()
     app = ConsentMiddleware(demo_app(), services=services)
+    gc.freeze()  # as `app_from_environment` does for `serve`
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost",

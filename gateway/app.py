@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Final
 
@@ -34,4 +35,9 @@ def create_app(
 def app_from_environment() -> ASGIApp:
     """Factory for uvicorn worker processes: `GATEWAY_CONFIG` names the file, and the usual
     `GATEWAY_*` variables (set by `serve` for --upstream) apply on top."""
-    return create_app(load_config(os.environ.get(CONFIG_ENV) or default_config_path()))
+    app = create_app(load_config(os.environ.get(CONFIG_ENV) or default_config_path()))
+    # What is loaded by now (modules, config, catalogue) lives as long as the process: out of
+    # the cyclic collector's reach, a full collection walks only what requests made since.
+    # Measured: a full collection during a report stopped the event loop for ~100 ms.
+    gc.freeze()
+    return app
