@@ -525,13 +525,26 @@ Run = Callable[[Tool, int, int, Path], Report]  # tool, connections, duration, w
 
 
 def main(args: argparse.Namespace, run: Run, *, name: str) -> int:
-    """Run a benchmark in a temporary folder and print (and maybe write) its report."""
+    """Run a benchmark in a temporary folder and print its report; with `--markdown PATH`,
+    write it between `<!-- bench:NAME begin/end -->` in PATH (the rest of PATH stays)."""
     tool = choose_tool(args.tool)
     if tool is None:
         return 2
+
+    def write(report: Report) -> None:
+        if args.markdown is not None:
+            write_markdown_section(args.markdown, name, f"### Run (`python -m bench.{name}`)\n\n"
+                                   + render_markdown(report), title="Benchmarks")
+            print(f"\nwrote {args.markdown}")
+
     return run_and_print(
-        name, lambda workdir: run(tool, args.connections, args.duration, workdir),
-        lambda report: write_report(args.markdown, render_markdown(report)))
+        name, lambda workdir: run(tool, args.connections, args.duration, workdir), write)
+
+
+def command(argv: Sequence[str] | None, run: Run, *, name: str, description: str) -> int:
+    """`main` of a benchmark that takes only the common options."""
+    return main(parser(f"python -m bench.{name}", description).parse_args(argv), run,
+                name=name)
 
 
 def run_and_print(

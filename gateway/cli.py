@@ -1,5 +1,6 @@
 """`consent-gateway` command line: serve, check-config, verify-log, config-docs, hash-token,
-purge, privacy-statement, cookies, export, verify-export, scan, seed-demo."""
+purge, privacy-statement, cookies, export, verify-export, scan, seed-demo, migrate-store.
+Every command that reads the store opens the one `storage.url` names."""
 
 from __future__ import annotations
 
@@ -12,21 +13,23 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from gateway.adapters.configfile import load_config, notes_on
 from gateway.adapters.static_files import default_config_path
-from gateway.adapters.store.sqlite import SQLiteStore
 from gateway.core.config import GatewayConfig, config_reference_markdown
 from gateway.core.consent.export import ExportFormat, ExportQuery, ExportWriter
 from gateway.core.consent.record import ChainBreak
 from gateway.core.enforcement.cookies import Classification, SeenCookie
 from gateway.core.errors import ConfigError, RequestError, StoreError
+from gateway.services.migration import add_migrate_command, migrate_command
 from gateway.services.scan import add_scan_command, scan_command
 from gateway.services.seeding import add_seed_command, seed_command
+from gateway.services.wiring import configured_store
 from gateway.web.server import run_server
 
 if TYPE_CHECKING:
+    from gateway.adapters.store import Store
     from gateway.adapters.store.chain import ChainWalk
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -47,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "verify-export": _verify_export,
         "scan": _scan,
         "seed-demo": _seed_demo,
+        "migrate-store": _migrate_store,
     }[args.command]
     return handler(args)
 
@@ -64,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (default: server.port)")
     serve.add_argument("--upstream", help="URL of the website to put the gateway in front of "
                        "(first site); without one the built-in demo site is served")
-    serve.add_argument("--workers", type=int, help="worker processes (default: server.workers)")
+    serve.add_argument("--workers", type=_workers, help="worker processes, or \"auto\": one per "
+                       "core, for production (default: server.workers)")
     check = commands.add_parser("check-config", help="validate a config file and name every "
                                 "problem by key")
     _config_option(check)
@@ -103,7 +108,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_export_commands(commands)
     add_scan_command(commands)
     add_seed_command(commands)
+    add_migrate_command(commands)
     return parser
+
+
+def _workers(value: str) -> int | Literal["auto"]:
+    if value == "auto":
+        return "auto"
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError("a number from 1 to 64, or auto (one per core)")
+    return int(value)
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +142,13 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _seed_demo(args: argparse.Namespace) -> int:
     return seed_command(args, _load(args))
+
+
+def _migrate_store(args: argparse.Namespace) -> int:
+    config = None if args.source else _load(args)
+    if config is None and not args.source:
+        return EXIT_USAGE
+    return migrate_command(args, config)
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -178,7 +199,7 @@ def _verify_log(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_USAGE
     try:
-        walk = asyncio.run(_walk_chain(SQLiteStore(config.storage.path), full=args.full))
+        walk = asyncio.run(_walk_chain(configured_store(config), full=args.full))
     except StoreError as exc:
         print(f"cannot read the consent log: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -193,7 +214,7 @@ def _verify_log(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _walk_chain(store: SQLiteStore, *, full: bool) -> ChainWalk:
+async def _walk_chain(store: Store, *, full: bool) -> ChainWalk:
     from gateway.adapters.store.chain import walk_chain
 
     await store.open()
@@ -254,7 +275,7 @@ def _purge(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def run() -> dict[str, int]:
-        store = SQLiteStore(config.storage.path)
+        store = configured_store(config)
         await store.open()
         try:
             done = await purge(store, config.retention, system_clock, dry_run=args.dry_run,
@@ -332,11 +353,11 @@ def _cookie_inventory(
     and what the classifier says about each name today."""
     from gateway.services.firewall import cookie_classifier
 
-    if not Path(config.storage.path).is_file():
+    if config.storage.backend == "sqlite" and not Path(config.storage.path).is_file():
         return [], {}
 
     async def read() -> list[SeenCookie]:
-        store = SQLiteStore(config.storage.path)
+        store = configured_store(config)
         await store.open()
         try:
             return await store.cookie_inventory(site)
@@ -432,7 +453,7 @@ async def _run_export(
 ) -> dict[str, Any]:
     from gateway.web.admin.export import new_export, write_export
 
-    store = SQLiteStore(config.storage.path)
+    store = configured_store(config)
     await store.open()
     try:
         writer = await new_export(store, fmt, query, config.server.secret_keys)

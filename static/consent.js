@@ -364,6 +364,8 @@
   W.addEventListener("popstate", pageview);
   D.addEventListener("consent:ready", pageview);
   D.addEventListener("consent:change", pageview);
+  // Leaving a tracked page ends its time on page (an engagement hit, counted nowhere else).
+  W.addEventListener("pagehide", () => lastUrl === location.href.split("#")[0] && track("pagehide"));
 
   W.consentGateway = {
     track: (name, props) => track("event", name, props),

@@ -19,7 +19,11 @@ from gateway.adapters.configfile import load_config
 from gateway.core.config import GatewayConfig
 from gateway.services.wiring import Services, build_services
 from gateway.web.middleware import ConsentMiddleware
-from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 (fixtures)
+from tests.support.postgres import (  # noqa: F401 (fixtures)
+    postgres_control,
+    postgres_server,
+    postgres_url,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "config" / "gateway.toml"

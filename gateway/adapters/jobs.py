@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Final, Protocol
 
@@ -88,6 +89,9 @@ class RetentionJob:
         self.consent_lifetime = consent_lifetime
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        # For the metrics: when this process last purged, and what its purges removed.
+        self.last_run: datetime | None = None
+        self.removed: Counter[str] = Counter()
 
     def start(self) -> None:
         if self._task is None:
@@ -103,13 +107,19 @@ class RetentionJob:
             self._task = None
 
     async def _run(self) -> None:
+        # Several instances on one database: one of them purges per interval (a little
+        # less than it, so the claims of a steady fleet do not drift past each other).
+        every = timedelta(minutes=self.policy.interval_minutes * 0.9)
         while not self._stop.is_set():
             try:
-                done = await purge(self.store, self.policy, self.clock,
-                                   consent_lifetime=self.consent_lifetime,
-                                   stopping=self._stop.is_set)
-                if any(done.values()):
-                    log.info("retention: deleted %s", done)
+                if await self.store.claim_retention_run(self.clock(), every):
+                    self.last_run = self.clock()
+                    done = await purge(self.store, self.policy, self.clock,
+                                       consent_lifetime=self.consent_lifetime,
+                                       stopping=self._stop.is_set)
+                    self.removed.update({str(table): n for table, n in done.items()})
+                    if any(done.values()):
+                        log.info("retention: deleted %s", done)
             except StoreError as exc:
                 log.warning("retention purge failed, will retry: %s", exc)
             except Exception:  # a bug must not end retention for the life of the process

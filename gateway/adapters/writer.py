@@ -54,6 +54,7 @@ class BatchWriter(Generic[T]):
         self.written = 0
         self.refused_since_full = 0
         self.unwritable = 0  # rows left out because writing them raised a bug, not an outage
+        self.failed_batches = 0  # batches the store refused (each retried)
 
     @property
     def waiting(self) -> int:
@@ -150,6 +151,7 @@ class BatchWriter(Generic[T]):
         try:
             await self._write(batch)
         except StoreError as exc:
+            self.failed_batches += 1
             log.warning("%s: batch of %d not written, will retry: %s", self.name, len(batch), exc)
             return batch
         except Exception:

@@ -57,6 +57,8 @@ class AnalyticsService:
             decode_consent=decode_consent, page_token_valid=self._page_token_valid,
             locate=geo.locate, describe_agent=describe_agent, visitor_key=self.visitor_key,
             dnt_denies_analytics=config.privacy.dnt_denies_analytics,
+            search_params={site.id: site.search_params for site in config.sites
+                           if site.search_params},
         )
         batch, capacity = settings.batch_size, settings.queue_size
         interval = settings.flush_interval_ms / 1000
@@ -69,6 +71,10 @@ class AnalyticsService:
             batch_size=batch, flush_interval=interval, capacity=capacity,
         )
         self.bots: Counter[tuple[str, date]] = Counter()
+        # A failing SQLite file is a full or read-only disk, which does not mend itself: a
+        # 202 must not wait in memory for it. A failing PostgreSQL is mostly a restart or a
+        # network cut, over in seconds: beacons wait in the buffer up to its cap, then 503.
+        self.buffer_while_failing = config.storage.backend == "postgresql"
 
     def start(self) -> None:
         self.events.start()
@@ -96,7 +102,7 @@ class AnalyticsService:
             if outcome.reason == "bot":
                 self.bots[(ctx.site.id, now.date())] += 1
             return outcome
-        if self.events.failing:
+        if self.events.failing and not self.buffer_while_failing:
             raise StoreError("analytics events cannot be written at the moment")
         if not self.events.offer(outcome):
             raise WriteQueueFull("analytics queue is full")

@@ -57,12 +57,15 @@ class ConsentService:
         clock: Clock,
         banners: BannerService,
         truncate: Callable[[str], str],
+        on_recorded: Callable[[str], None] = lambda action: None,
     ) -> None:
+        """`on_recorded`: told each committed decision's action (the metrics)."""
         self.config = config
         self.store = store
         self.clock = clock
         self.banners = banners
         self.truncate = truncate
+        self.on_recorded = on_recorded
         self.lifetime = timedelta(days=config.consent.lifetime_days)
         self.codec = ConsentCookieCodec(config.server.secret_keys, self.lifetime)
         self.erased = ErasedConsents(self.lifetime)
@@ -156,6 +159,7 @@ class ConsentService:
             mode=ctx.region.mode, host=ctx.hostname[:255],
         )
         record = await self.store.append_consent(draft)
+        self.on_recorded(action)
         if action == "erase":
             self.erased.add(consent.consent_id, now)
         return consent, record

@@ -14,6 +14,7 @@ from typing import Final
 from gateway.adapters.clock import Clock, system_clock
 from gateway.adapters.geo import GeoLookup, open_geo_lookup
 from gateway.adapters.jobs import RetentionJob
+from gateway.adapters.metrics import GatewayMetrics
 from gateway.adapters.static_files import static_dir
 from gateway.adapters.store import Store
 from gateway.adapters.store.postgres import PostgresStore
@@ -52,6 +53,7 @@ class Services:
     retention: RetentionJob
     reports: ReportService
     regions: RegionService
+    metrics: GatewayMetrics
     _started: bool = field(default=False, init=False)
     _start_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _refresher: asyncio.Task[None] | None = field(default=None, init=False)
@@ -120,24 +122,41 @@ def build_services(
     truncate = lru_cache(maxsize=TRUNCATED_ADDRESSES)(partial(
         truncate_ip, ipv4_mask_bytes=privacy.ipv4_mask_bytes, ipv6_prefix=privacy.ipv6_prefix))
     banners = BannerService(config, load_assets(static_dir()))
+    metrics = GatewayMetrics(config.server.prefix)
     consents = ConsentService(config, store=store, clock=clock, banners=banners,
-                              truncate=truncate)
+                              truncate=truncate, on_recorded=metrics.decision)
     geo = geo or open_geo_lookup(config.analytics.geoip_database, detail=privacy.geo_detail)
     # `[[regions]]` needs the country even when analytics records no place.
     region_geo = (geo if privacy.geo_detail != "none" or not config.regions
                   else open_geo_lookup(config.analytics.geoip_database, detail="country"))
     analytics = AnalyticsService(config, store=store, clock=clock, geo=geo,
                                  decode_consent=consents.decode_for_site_id, truncate=truncate)
+    retention = RetentionJob(store, config.retention, clock, consent_lifetime=consents.lifetime)
+    _watch(metrics, analytics, retention, store)
     return Services(
         config=config, clock=clock, store=store, banners=banners, consents=consents,
         firewall=CookieFirewall(config, store=store, clock=clock), analytics=analytics,
         subjects=SubjectService(store=store, clock=clock, consents=consents,
                                 analytics=analytics),
         abuse=AbuseGuard(config, store=store, clock=clock),
-        retention=RetentionJob(store, config.retention, clock, consent_lifetime=consents.lifetime),
+        retention=retention,
         reports=ReportService(config, store=store),
         regions=RegionService(config, region_geo),
+        metrics=metrics,
     )
+
+
+def _watch(
+    metrics: GatewayMetrics, analytics: AnalyticsService, retention: RetentionJob, store: Store
+) -> None:
+    """What the metrics read of the process's state when scraped (nothing per request)."""
+    sources = metrics.sources
+    sources.writers.extend((analytics.events, analytics.access_log))
+    if isinstance(store, PostgresStore):
+        sources.pool_in_use = store.pool_in_use
+    sources.retention_last_run = (
+        lambda: retention.last_run.timestamp() if retention.last_run else None)
+    sources.retention_removed = lambda: dict(retention.removed)
 
 
 def configured_store(config: GatewayConfig) -> Store:

@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.adapters.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.core.analytics.events import AnalyticsEvent, Drop
 from gateway.core.analytics.pipeline import MAX_BODY_BYTES as MAX_BEACON_BYTES
 from gateway.core.consent.banner import consent_json
@@ -34,14 +35,16 @@ from gateway.core.errors import (
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
+    WriteQueueFull,
 )
 from gateway.core.request import RequestContext
 from gateway.core.types import Action
 from gateway.core.version import __version__
 from gateway.services.wiring import Services
 from gateway.web.admin import admin_routes
+from gateway.web.admin.auth import authorise
 from gateway.web.bodies import parse_json, read_capped_body
-from gateway.web.context import RequestContexts, context_of
+from gateway.web.context import RequestContexts, context_of, on_admin_listener
 
 log = logging.getLogger("consent_gateway")
 
@@ -69,6 +72,9 @@ def build_endpoints(services: Services, contexts: RequestContexts) -> Starlette:
         ),
         *admin_routes(services),
         Route(f"{prefix}/health", handlers.health, methods=["GET"]),
+        Route(f"{prefix}/health/live", handlers.live, methods=["GET"]),
+        Route(f"{prefix}/health/ready", handlers.health, methods=["GET"]),
+        Route(f"{prefix}/metrics", handlers.metrics, methods=["GET"]),
         Route("/.well-known/gpc.json", handlers.gpc, methods=["GET"]),
     ]
     return Starlette(
@@ -284,9 +290,10 @@ class _Handlers:
                 "invalid", f"body: over {MAX_BEACON_BYTES} bytes"
             )
         else:
-            outcome = self.services.analytics.collect(ctx, body)
+            outcome = self._collect(ctx, body)
         headers = {"Cache-Control": "no-store"}
         if isinstance(outcome, Drop):
+            self.services.metrics.beacon("dropped", outcome.reason)
             headers["X-Consent-Dropped"] = outcome.reason
             content = {"accepted": False, "dropped": outcome.reason, "detail": outcome.detail}
         else:
@@ -294,6 +301,18 @@ class _Handlers:
         response = JSONResponse(content, status_code=202, headers=headers)
         allow_snippet(response, ctx)
         return response
+
+    def _collect(self, ctx: RequestContext, body: bytes) -> AnalyticsEvent | Drop:
+        metrics = self.services.metrics
+        try:
+            outcome = self.services.analytics.collect(ctx, body)
+        except StoreError as exc:
+            metrics.beacon("refused", "queue_full" if isinstance(exc, WriteQueueFull)
+                           else "store_failing")
+            raise
+        if not isinstance(outcome, Drop):
+            metrics.beacon("accepted")
+        return outcome
 
     async def my_data(self, request: Request) -> Response:
         """The visitor's own data as a JSON download (GDPR art. 15 and 20)."""
@@ -361,13 +380,36 @@ class _Handlers:
             response.headers.append("set-cookie", value)
 
     async def health(self, request: Request) -> Response:
+        """Ready (also the plain `/health`): the store answers, and since a store opens only
+        once its migrations are done, they are. A load balancer sends traffic here."""
         try:
             await self.services.store.ping()
         except StoreError:
             body = {"status": "unavailable", "database": "error", "version": __version__}
             return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
-        body = {"status": "ok", "database": "ok", "version": __version__}
+        body = {"status": "ok", "database": "ok", "migrations": "done", "version": __version__}
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def live(self, request: Request) -> Response:
+        """Live: the process answers; the database is not asked (restarting the gateway
+        would not bring it back)."""
+        return JSONResponse({"status": "ok", "version": __version__},
+                            headers={"Cache-Control": "no-store"})
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text format: without credentials on `server.admin_listen` (a private
+        listener), else only with admin credentials."""
+        services = self.services
+        if services.config.server.admin_port is None or not on_admin_listener(
+                request.scope, services.config.server.admin_port):
+            await authorise(services, request)
+        metrics = services.metrics
+        try:
+            metrics.sources.chain_head = (await services.store.chain_head())[0]
+        except StoreError:
+            metrics.sources.chain_head = None  # the rest is still worth scraping
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE,
+                        headers={"Cache-Control": "no-store"})
 
     async def gpc(self, request: Request) -> Response:
         privacy = self.services.config.privacy

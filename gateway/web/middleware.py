@@ -122,6 +122,7 @@ class ConsentMiddleware:
                 ctx, method=scope["method"], path=scope["path"], status=status,
                 started=started, duration_ms=(time.perf_counter() - began) * 1000,
             )
+            self.services.metrics.request(scope["path"], status)
 
     async def _dispatch(
         self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext
@@ -129,8 +130,9 @@ class ConsentMiddleware:
         path: str = scope["path"]
         on_admin_listener = (self._admin_port is not None
                              and _server_port(scope) == self._admin_port)
-        if on_admin_listener and not path.startswith(self.prefix + "/admin/"):
-            # The admin listener serves the admin routes and nothing else.
+        if on_admin_listener and not (path.startswith(self.prefix + "/admin/")
+                                      or path == self.prefix + "/metrics"):
+            # The admin listener serves the admin routes and the metrics, nothing else.
             await JSONResponse({"error": "not found"}, status_code=404)(scope, receive, send)
             return
         if path.startswith(self.prefix + "/") or path in (self.prefix, GPC_PATH):

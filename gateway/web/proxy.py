@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Final
 from urllib.parse import urlsplit
@@ -125,11 +126,13 @@ class ReverseProxy:
             await _too_large(send, self.max_upload)
             return
         relay = _Relay(send, self._rewriter(ctx))
+        began = time.perf_counter()
         try:
             async with self._client().request(
                 scope["method"], url, headers=_request_headers(scope, ctx),
                 data=body.chunks() if body is not None else None, allow_redirects=False,
             ) as upstream:
+                self.services.metrics.upstream_seconds(time.perf_counter() - began)
                 await relay.stream(upstream)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             if body is not None and body.too_large and not relay.started:

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import ssl
 import threading
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import quote
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
+from gateway.adapters.logformat import json_log_config
 from gateway.core.config import GatewayConfig
 
 log = logging.getLogger("consent_gateway")
@@ -22,12 +25,25 @@ APP_FACTORY: Final = "gateway.app:app_from_environment"
 _MAX_REQUEST_HEAD: Final = 16 * 1024
 
 
-def run_server(config: GatewayConfig, *, host: str, port: int, workers: int) -> None:
+def worker_count(workers: int | Literal["auto"]) -> int:
+    """`server.workers` as a number: "auto" is one worker per core this process may run on
+    (its CPU affinity, which containers and `taskset` narrow; else every core)."""
+    if workers != "auto":
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no sched_getaffinity (macOS)
+        return max(1, os.cpu_count() or 1)
+
+
+def run_server(config: GatewayConfig, *, host: str, port: int,
+               workers: int | Literal["auto"]) -> None:
     """Serve until stopped (SIGINT/SIGTERM); `GATEWAY_CONFIG` must name the config file,
     from which every worker builds its app."""
     server = config.server
     uvicorn_config = uvicorn.Config(
-        APP_FACTORY, factory=True, host=host, port=port, workers=workers,
+        APP_FACTORY, factory=True, host=host, port=port, workers=worker_count(workers),
+        log_config=json_log_config() if server.log_format == "json" else LOGGING_CONFIG,
         proxy_headers=False,  # we decide whom to trust (server.trusted_proxies)
         server_header=False, log_level="info",
         # uvicorn's access log prints the full client address; no raw IP may be logged.

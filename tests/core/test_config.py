@@ -132,6 +132,20 @@ def test_the_port_can_be_set_from_the_environment(tmp_path: Path) -> None:
     assert config.server.port == 9123
 
 
+@pytest.mark.parametrize(("value", "workers"), [("auto", "auto"), ("3", 3)])
+def test_workers_are_a_number_or_auto(tmp_path: Path, value: str, workers: object) -> None:
+    config = load_config(EXAMPLE_CONFIG, env(tmp_path, GATEWAY_SERVER_WORKERS=value))
+    assert config.server.workers == workers
+
+
+@pytest.mark.parametrize("value", ["0", "65", "many", "2.5"])
+def test_workers_other_than_a_count_or_auto_are_one_clear_problem(tmp_path: Path,
+                                                                  value: str) -> None:
+    problems = problems_of(EXAMPLE_CONFIG, env(tmp_path, GATEWAY_SERVER_WORKERS=value))
+    assert set(problems) == {"server.workers"}
+    assert "auto" in problems["server.workers"]
+
+
 def test_a_site_is_addressed_by_its_id_in_the_environment(tmp_path: Path) -> None:
     environ = env(tmp_path, GATEWAY_SITES_DEMO_UPSTREAM="http://127.0.0.1:8080/")
     config = load_config(EXAMPLE_CONFIG, environ)
@@ -353,3 +367,11 @@ def test_a_rule_naming_nothing_to_match_is_refused(tmp_path: Path) -> None:
     document["blocking"] = {"rules": [{"category": "analytics"}]}
     problems = problems_of(write_config(tmp_path, document), env(tmp_path))
     assert problems == {"blocking.rules[0]": "a rule needs a host, urls, paths or markers"}
+
+
+def test_search_params_must_be_query_parameter_names_named_once() -> None:
+    from gateway.core.config.sites import SiteConfig
+    assert SiteConfig(id="shop", search_params=("q", "s")).search_params == ("q", "s")
+    for bad in (("q=x",), ("",), ("q", "q"), ("a b",)):
+        with pytest.raises(ValueError, match=r"query parameter|twice"):
+            SiteConfig(id="shop", search_params=bad)

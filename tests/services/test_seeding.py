@@ -59,6 +59,9 @@ async def test_n_beacons_land_as_n_events_over_the_days_with_decisions(
     assert countries >= 4 and browsers >= 4 and campaigns >= 2
     assert rows(geo_config, "SELECT count(*) FROM analytics_events WHERE country = ''") == [(0,)]
     assert rows(geo_config, "SELECT count(*) FROM analytics_events WHERE type = 'event'")[0][0]
+    # The example config names `q` as the demo site's search parameter: seeded searches.
+    assert rows(geo_config, "SELECT count(DISTINCT search) FROM analytics_events "
+                            "WHERE search <> ''")[0][0] >= 2
     actions = dict(rows(geo_config, "SELECT action, count(*) FROM consent_log GROUP BY 1"))
     assert sum(actions.values()) == result.decisions
     assert actions["accept_all"] > actions["reject_all"] > 0

@@ -75,12 +75,22 @@ class PostgresServer:
             shutil.chown(self.folder, _SERVER_USER, _SERVER_USER)
         self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust",
                   "--encoding=UTF8", "--locale=C", "--no-sync")
-        options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
-                  "-o", options, "-w", "-t", "60", "start")
+        self.resume()
         return self
+
+    @property
+    def _options(self) -> str:
+        return (f"-c port={self.port} -c listen_addresses=127.0.0.1 "
+                f"-c unix_socket_directories={self.folder} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+
+    def halt(self) -> None:
+        """Stop the server as an outage would (its data kept): `resume()` starts it again."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
+                  "-o", self._options, "-w", "-t", "60", "start")
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -105,10 +115,25 @@ def postgres_server() -> Iterator[str]:
         pytest.fail("PostgreSQL's initdb is missing: scripts/test installs it (apt-get install "
                     f"postgresql), or set {URL_VARIABLE} to a server's superuser URL")
     server = PostgresServer(bin_dir).start()
+    _ours.append(server)
     try:
         yield server.url
     finally:
+        _ours.remove(server)
         server.stop()
+
+
+# The server this session started (none when `GATEWAY_TEST_POSTGRES_URL` names one).
+_ours: list[PostgresServer] = []
+
+
+@pytest.fixture
+def postgres_control(postgres_server: str) -> PostgresServer:
+    """The session's own server, for tests that stop and start it (an outage); skipped on a
+    server the suite did not start."""
+    if not _ours:
+        pytest.skip(f"{URL_VARIABLE} names a server this suite may not stop")
+    return _ours[0]
 
 
 _numbers = itertools.count(1)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,10 @@ COLLECT = "/_consent/collect"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with chromium() as browser:
+    # The whole browser as a desktop Chrome: a beacon sent while a page unloads (pagehide)
+    # carries the browser's own user agent, not the context's override, and a headless one
+    # is dropped as a bot.
+    with chromium(f"--user-agent={CHROME_UA}") as browser:
         yield browser
 
 
@@ -127,10 +131,38 @@ def test_snippet_mode_pageviews_from_another_origin_are_stored(
             with tab.expect_response(lambda r: COLLECT in r.url) as first:
                 tab.get_by_role("button", name="Accept all").click()
             assert first.value.header_value("x-consent-dropped") is None
-            with tab.expect_response(lambda r: COLLECT in r.url) as second:
+            with tab.expect_response(lambda r: COLLECT in r.url
+                                     and '"pageview"' in (r.request.post_data or "")) as second:
                 tab.reload()  # the consent now comes from the first-party token
             assert second.value.header_value("x-consent-dropped") is None
         finally:
             context.close()
             gateway.stop()
-    assert stored_events(tmp_path) == [("pageview", "/landing", ""), ("pageview", "/landing", "")]
+    # Leaving the page for the reload (and closing the tab) ends its time on page: a
+    # pagehide too, whose beacon may arrive after the new page's.
+    stored = stored_events(tmp_path)
+    assert [e for e in stored if e[0] == "pageview"] == [("pageview", "/landing", "")] * 2
+    assert ("pagehide", "/landing", "") in stored
+
+
+def test_leaving_a_page_sends_a_pagehide_and_a_search_page_keeps_its_term(
+    page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """The example config names `q` as the demo site's search parameter."""
+    open_site(page, live_server.url + "/?q=Red%20%20Shoes&page=2")
+    with page.expect_response(lambda r: COLLECT in r.url):
+        page.get_by_role("button", name="Accept all").click()
+    with page.expect_response(lambda r: COLLECT in r.url
+                              and '"pageview"' in (r.request.post_data or "")):
+        page.goto(live_server.url + "/shop")  # leaving "/" sends its pagehide
+    page.wait_for_timeout(500)
+    live_server.stop()
+    db = sqlite3.connect(tmp_path / "gateway.sqlite3")
+    rows = db.execute("SELECT type, path, search FROM analytics_events ORDER BY ts, id").fetchall()
+    visits = db.execute("SELECT pageviews, events, page_times FROM visits").fetchall()
+    db.close()
+    assert sorted(rows) == [("pagehide", "/", ""), ("pageview", "/", "red shoes"),
+                            ("pageview", "/shop", "")]
+    ((pageviews, events, page_times),) = visits
+    assert (pageviews, events) == (2, 0)
+    assert list(json.loads(page_times)) == ["/"]  # its time ended; /shop's is still open

@@ -56,6 +56,21 @@ def test_the_server_output_holds_no_client_address(tmp_path: Path) -> None:
     assert "127.0.0.1:" not in output.replace(f"http://127.0.0.1:{server.port}", "")
 
 
+def test_workers_auto_starts_one_worker_per_usable_core(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    server = LiveServer(tmp_path, "--workers", "auto").start()
+    try:
+        assert server.process is not None
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+        # Worker processes, not multiprocessing's resource tracker.
+        workers = sum(b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                      for pid in children.read_text().split())
+    finally:
+        server.stop()
+    # One core: uvicorn serves in the process itself; more: one child process per core.
+    assert workers == (cores if cores > 1 else 0)
+
+
 def test_several_workers_keep_the_log_intact(tmp_path: Path) -> None:
     # One client, 200 decisions: above the default rate limit, so raise it. Both workers
     # then hash this client with the same daily key, made by whichever came first.

@@ -69,7 +69,7 @@ async def page_token(client: httpx.AsyncClient, path: str = "/") -> str:
 
 def beacon(token: str | None, **fields: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "type": "pageview", "url": f"{ORIGIN}/shop?utm_source=newsletter&q=secret",
+        "type": "pageview", "url": f"{ORIGIN}/shop?utm_source=newsletter&session=secret",
         "referrer": "https://www.example.org/post", "w": 1280, **fields,
     }
     if token is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,9 +15,9 @@ import pytest
 from gateway.adapters.configfile import load_config
 from gateway.adapters.store.chain import walk_chain
 from gateway.adapters.store.postgres import PostgresStore
+from gateway.core.analytics.events import AnalyticsEvent
 from gateway.core.analytics.reports import ReportRequest
 from gateway.core.consent.record import ChainVerifier
-from gateway.core.errors import StoreError
 from gateway.services.wiring import Services, build_services
 from gateway.web.demo import demo_app
 from gateway.web.middleware import ConsentMiddleware
@@ -68,9 +68,13 @@ async def test_decisions_and_beacons_are_stored_in_postgresql(
     assert isinstance(walk.verdict, ChainVerifier) and walk.verdict.checked == 1
 
 
-async def test_a_report_says_it_is_not_yet_supported_rather_than_guess(
-    gateway: Services,
-) -> None:
+async def test_a_report_on_postgresql_counts_what_was_stored(gateway: Services) -> None:
     day = date(2026, 11, 21)
-    with pytest.raises(StoreError, match="not yet supported on PostgreSQL"):
-        await gateway.store.analytics_report(ReportRequest("demo", day, day))
+    start = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    await gateway.store.add_events([
+        AnalyticsEvent(site="demo", ts=start + timedelta(minutes=n), visitor="v1",
+                       type="pageview", path=path)
+        for n, path in enumerate(("/", "/pricing"))])
+    figures = await gateway.store.analytics_report(ReportRequest("demo", day, day, min_visitors=1))
+    assert (figures.totals.visitors, figures.totals.visits, figures.totals.pageviews) == (1, 1, 2)
+    assert [row.value for row in figures.breakdowns["pages"]] == ["/", "/pricing"]

@@ -23,7 +23,7 @@ Rules every method keeps unless its docstring says otherwise:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 from gateway.core.analytics.events import AccessLogEntry, AnalyticsEvent
@@ -223,7 +223,9 @@ class RetentionStore(Protocol):
     async def purge_before(self, table: RetentionTable, cutoff: datetime, limit: int) -> int:
         """Delete at most `limit` rows recorded before `cutoff` (bot tallies: of days
         before `cutoff`'s day; analytics events oldest first, the visits around them
-        rebuilt from what remains) in one transaction; return how many (0: none left)."""
+        rebuilt from what remains) in one transaction; return how many (0: none left).
+        PostgreSQL first drops whole monthly partitions that ended before `cutoff` (each its
+        own transaction), and counts their rows in the answer too."""
 
     async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:
         """How many rows `purge_before` would delete, without a limit."""
@@ -240,6 +242,12 @@ class RetentionStore(Protocol):
     async def reclaim_space(self) -> None:
         """Return freed space to the file system where the database can (it may do
         nothing); runs between this process's writes, not during one."""
+
+    async def claim_retention_run(self, now: datetime, every: timedelta) -> bool:
+        """True when this process should run the retention purge now: on a database several
+        instances share, only one of them per `every` (the database settles it: an advisory
+        lock and the last run's moment, so a second instance asking at once, or soon after,
+        gets False). An embedded database may always answer True (its purge is idempotent)."""
 
 
 class Store(

@@ -7,7 +7,8 @@ visitors (so a range's visitors are an exact union), and per breakdown row — (
 value) — the count (pageviews or uses) and a `VisitorSketch` of its visitors. A report
 adds days up (`report_figures`): every total and per-day figure is exact; a breakdown
 row's visitors are exact up to `sketch.EXACT_LIMIT` distinct visitors and a HyperLogLog
-estimate beyond (about 4.6 % standard error), which the JSON says (`report_json`).
+estimate beyond (about 4.6 % standard error), which the JSON says (`report_json`). The
+`pages` rows also carry their time on page: microseconds and timed views (`times`).
 
 The store computes a day's archive from its visits (`build_day_archive` shapes the query
 results), keeps it, and computes it again only when that day's visits changed.
@@ -20,7 +21,7 @@ import sys
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
@@ -35,6 +36,8 @@ from gateway.core.analytics.reports import (
 from gateway.core.analytics.sketch import VisitorSketch, visitor_hash
 
 RowKey = tuple[str, str]  # (breakdown name, value)
+# (breakdown, value, visitor, count), or with the time on page: (…, microseconds, views).
+Counted = tuple[str, str, str, int] | tuple[str, str, str, int, int, int]
 _HEADER: Final = 4  # bytes giving the length of the JSON header
 
 
@@ -44,16 +47,20 @@ class DayArchive:
     summary: Summary
     visitors: bytes  # the distinct visitors' hashes, 8 bytes each (`array('Q')`)
     rows: Mapping[RowKey, tuple[int, bytes]]  # count, `VisitorSketch.to_bytes()`
+    # Per `pages` value with a known time on page: (microseconds, timed views).
+    times: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         """One blob: the length of a JSON header, the header (day, summary, rows with the
-        length of their sketch), the visitor hashes, the sketches."""
+        length of their sketch, page times if any), the visitor hashes, the sketches."""
         s = self.summary
         header = json.dumps({
             "day": self.day.isoformat(),
             "summary": [s.visitors, s.visits, s.pageviews, s.events, s.bounces, s.duration_us],
             "rows": [[name, value, count, len(sketch)]
                      for (name, value), (count, sketch) in self.rows.items()],
+            **({"times": [[page, us, n] for page, (us, n) in self.times.items()]}
+               if self.times else {}),
         }, separators=(",", ":"), ensure_ascii=False).encode()
         sketches = b"".join(sketch for _, sketch in self.rows.values())
         return len(header).to_bytes(_HEADER, "big") + header + self.visitors + sketches
@@ -71,21 +78,22 @@ class DayArchive:
             for name, value, count, length in header["rows"]:
                 rows[(name, value)] = (int(count), data[at:at + length])
                 at += length
+            times = {str(page): (int(us), int(n)) for page, us, n in header.get("times", ())}
             day = date.fromisoformat(header["day"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a day archive: {exc}") from exc
         if at != len(data) or len(visitors) != 8 * summary.visitors:
             raise ValueError("not a day archive: its length does not add up")
-        return cls(day, summary, visitors, rows)
+        return cls(day, summary, visitors, rows, times)
 
 
 def build_day_archive(
-    day: date, summary: Summary, visitors: Iterable[str],
-    counted: Iterable[tuple[str, str, str, int]],
+    day: date, summary: Summary, visitors: Iterable[str], counted: Iterable[Counted],
 ) -> DayArchive:
     """The archive of `day` from its visits: `summary` (exact, by the store), the distinct
-    visitors, and `counted` — (breakdown, value, visitor, count) with one row per visitor
-    and value, as `adapters/store/*/reports.py` selects them."""
+    visitors, and `counted` — (breakdown, value, visitor, count[, time on page in
+    microseconds, timed views]) with one row per visitor and value, as
+    `adapters/store/reportsql.py` selects them."""
     hashes: dict[str, int] = {}
 
     def hashed(visitor: str) -> int:
@@ -97,11 +105,18 @@ def build_day_archive(
     day_visitors = array("Q", sorted({hashed(v) for v in visitors}))
     counts: defaultdict[RowKey, int] = defaultdict(int)
     members: defaultdict[RowKey, set[int]] = defaultdict(set)
-    for name, value, visitor, count in counted:
+    times: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in counted:
+        name, value, visitor, count = row[:4]
         counts[(name, value)] += count
         members[(name, value)].add(hashed(visitor))
+        if len(row) == 6 and row[5]:
+            timed = times[value]
+            timed[0] += row[4]
+            timed[1] += row[5]
     rows = {key: (counts[key], VisitorSketch(found).to_bytes()) for key, found in members.items()}
-    return DayArchive(day, summary, _packed(day_visitors), rows)
+    return DayArchive(day, summary, _packed(day_visitors), rows,
+                      {page: (us, n) for page, (us, n) in times.items()})
 
 
 def report_figures(request: ReportRequest, archives: Sequence[DayArchive]) -> ReportFigures:
@@ -109,8 +124,13 @@ def report_figures(request: ReportRequest, archives: Sequence[DayArchive]) -> Re
     visitors: set[int] = set()
     counts: defaultdict[RowKey, int] = defaultdict(int)
     sketches: dict[RowKey, VisitorSketch] = {}
+    times: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for archive in archives:
         visitors.update(_unpacked(archive.visitors))
+        for page, (us, n) in archive.times.items():
+            timed = times[page]
+            timed[0] += us
+            timed[1] += n
         for key, (count, sketch) in archive.rows.items():
             counts[key] += count
             found = VisitorSketch.from_bytes(sketch)
@@ -121,7 +141,7 @@ def report_figures(request: ReportRequest, archives: Sequence[DayArchive]) -> Re
     return ReportFigures(
         totals=_total(archives, len(visitors)),
         days={archive.day: archive.summary for archive in archives},
-        breakdowns=_folded(request, counts, sketches),
+        breakdowns=_folded(request, counts, sketches, times),
     )
 
 
@@ -144,6 +164,7 @@ def _total(archives: Sequence[DayArchive], visitors: int) -> Summary:
 
 def _folded(
     request: ReportRequest, counts: Mapping[RowKey, int], sketches: Mapping[RowKey, VisitorSketch],
+    times: Mapping[str, Sequence[int]],
 ) -> dict[str, list[Row]]:
     """Per breakdown, the rows `core/analytics/reports.py` describes: ranked by visitors,
     count, value; at least `min_visitors` and not spelled `other` to be shown, the first
@@ -158,17 +179,26 @@ def _folded(
                         key=lambda r: (-r[1], -r[2], r[0]))
         shown = [r for r in ranked if r[0] != OTHER and r[1] >= request.min_visitors]
         shown = shown[:request.top]
-        rows = [Row(value, n, count, not sketch.exact) for value, n, count, sketch in shown]
+        timing = times if breakdown.name == "pages" else {}
+        rows = [Row(value, n, count, not sketch.exact, *_time(timing, [value]))
+                for value, n, count, sketch in shown]
         kept = {r[0] for r in shown}
         folded = [r for r in ranked if r[0] not in kept]
         if folded:
             union = VisitorSketch()
             for *_, sketch in folded:
                 union.merge(sketch)
-            rows.append(Row(OTHER, union.count(), sum(r[2] for r in folded), not union.exact))
+            rows.append(Row(OTHER, union.count(), sum(r[2] for r in folded), not union.exact,
+                            *_time(timing, [r[0] for r in folded])))
         if rows:
             result[breakdown.name] = rows
     return result
+
+
+def _time(times: Mapping[str, Sequence[int]], values: Iterable[str]) -> tuple[int, int]:
+    """The time on page of `values` together: (microseconds, timed views)."""
+    found = [times[v] for v in values if v in times]
+    return sum(t[0] for t in found), sum(t[1] for t in found)
 
 
 def _packed(values: array[int]) -> bytes:

@@ -1,7 +1,13 @@
 """Values of first-party analytics shared by the pipeline, the store and the stats (pure).
 
 An `AnalyticsEvent` is what may be stored: no IP address, no user-agent string, no query
-string, no consent id — only `visitor`, a keyed HMAC of the consent id.
+string, no consent id — only `visitor`, a keyed HMAC of the consent id. (`search` is the
+one value taken from a query string: the term of a site-search parameter the site names in
+`[[sites]].search_params`, lower-cased and capped.)
+
+A `pagehide` is an engagement hit `consent.js` sends when the visitor leaves a page: it
+ends that page's time on page and extends its visit, and is neither a pageview nor a custom
+event (it counts in no total or breakdown and does not keep a visit from being a bounce).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Literal, get_args
 
-EventType = Literal["pageview", "event"]
+EventType = Literal["pageview", "event", "pagehide"]
 Device = Literal["desktop", "mobile", "tablet", "other"]
 DropReason = Literal[
     "invalid",      # malformed or over a cap
@@ -49,7 +55,7 @@ class Agent:
 
 @dataclass(frozen=True, slots=True)
 class AnalyticsEvent:
-    """One stored pageview or custom event (SPEC §3.5)."""
+    """One stored pageview, custom event or pagehide (SPEC §3.5)."""
 
     site: str
     ts: datetime
@@ -72,6 +78,7 @@ class AnalyticsEvent:
     device: Device = "other"
     screen_width: int | None = None
     props: dict[str, str] = field(default_factory=dict)
+    search: str = ""  # a pageview's site-search term (lower-cased, ≤ 100 chars), or ""
 
 
 @dataclass(frozen=True, slots=True)

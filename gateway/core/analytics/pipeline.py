@@ -13,6 +13,9 @@ would always be zero.
 
 The full client address and user agent come from the request (never from the body) and
 live only in memory; what leaves the pipeline is an `AnalyticsEvent` without either.
+Of the page URL's query string only the UTM parameters and, for a pageview, the site-search
+term are kept (`search_term`: the first of the site's `search_params` present, lower-cased,
+whitespace collapsed, at most `MAX_SEARCH_CHARS`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -46,6 +49,7 @@ MAX_NAME_CHARS: Final = 120
 MAX_PATH_CHARS: Final = 1000
 MAX_UTM_CHARS: Final = 200
 MAX_SCREEN_WIDTH: Final = 100_000
+MAX_SEARCH_CHARS: Final = 100
 VISITOR_SALT: Final = b"consent-gateway.visitor.v1"
 
 
@@ -88,6 +92,8 @@ class Pipeline:
     describe_agent: Callable[[str], Agent]
     visitor_key: bytes
     dnt_denies_analytics: bool = False
+    # Per site id, the query parameters whose value is a site-search term (`search_params`).
+    search_params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def run(self, body: bytes, arrival: Arrival) -> AnalyticsEvent | Drop:
         work: _Work | Drop = _Work(arrival=arrival, body=body)
@@ -198,10 +204,12 @@ def pseudonymise(pipeline: Pipeline, work: _Work) -> _Work | Drop:
     return work
 
 
-def attribution(_: Pipeline, work: _Work) -> _Work | Drop:
+def attribution(pipeline: Pipeline, work: _Work) -> _Work | Drop:
     beacon, agent, location = _beacon(work), work.agent or Agent(), work.location or Location()
     url = urlsplit(beacon.url)
     utm = utm_fields(url.query)
+    names = pipeline.search_params.get(work.arrival.site, ())
+    search = search_term(url.query, names) if names and beacon.type == "pageview" else ""
     event = AnalyticsEvent(
         site=work.arrival.site,
         ts=work.arrival.now,
@@ -224,6 +232,7 @@ def attribution(_: Pipeline, work: _Work) -> _Work | Drop:
         device=agent.device,
         screen_width=beacon.screen_width,
         props=dict(beacon.props or {}),
+        search=search,
     )
     work.event = event
     return work
@@ -273,7 +282,7 @@ def beacon_from_json(data: Any) -> Beacon | Drop:
         return Drop("invalid", "body: not a JSON object")
     kind = data.get("type")
     if kind not in EVENT_TYPES:
-        return Drop("invalid", "type: must be 'pageview' or 'event'")
+        return Drop("invalid", "type: must be 'pageview', 'event' or 'pagehide'")
     url = data.get("url")
     if not (isinstance(url, str) and 0 < len(url) <= MAX_URL_CHARS and _is_http_url(url)):
         return Drop("invalid", f"url: must be an http(s) URL of at most {MAX_URL_CHARS} chars")
@@ -307,7 +316,7 @@ def _origin_of(url: str) -> str:
 
 
 def _event_name(kind: str, name: object) -> str | Drop:
-    if kind == "pageview":
+    if kind != "event":
         return ""
     if not (isinstance(name, str) and 0 < len(name.strip()) <= MAX_NAME_CHARS):
         return Drop("invalid", f"name: an event needs a name of at most {MAX_NAME_CHARS} chars")
@@ -363,3 +372,18 @@ def utm_fields(query: str) -> dict[str, str]:
         if key in found and not found[key]:
             found[key] = value.strip()[:MAX_UTM_CHARS]
     return found
+
+
+def search_term(query: str, names: tuple[str, ...]) -> str:
+    """The value of the first of `names` the query string has (a non-blank one), lower-cased,
+    whitespace collapsed to single spaces, at most `MAX_SEARCH_CHARS`; "" when none."""
+    try:
+        pairs = parse_qsl(query, max_num_fields=100)
+    except ValueError:
+        return ""
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        term = " ".join(value.split()).lower()
+        if key in names and term and key not in values:
+            values[key] = term[:MAX_SEARCH_CHARS].rstrip()
+    return next((values[name] for name in names if name in values), "")

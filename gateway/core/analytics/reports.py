@@ -10,10 +10,13 @@ The figures mean exactly what the oracle `stats.compute_stats` computes from raw
   custom events, bounce rate (% of visits), mean visit duration (s) — all exact.
 - **Breakdowns** come in three kinds by what they count (`Breakdown.unit`):
   `visit` — a property of the visit (entry page, source, UTM), counting its pageviews;
-  `hit` — a page or custom event, counting its pageviews / uses;
+  `hit` — a page, custom event or site-search term, counting its pageviews / uses;
   `visitor` — where and on what a hit was made (country, region, city, browser, OS,
   device), counting pageviews; a custom event adds its visitor but no pageview.
-  Empty values (unknown, not kept) are no row.
+  Empty values (unknown, not kept) are no row. A visit of pagehides only counts nowhere.
+- **Time on page** (`pages` rows, `time_on_page`): the mean seconds, to 0.1, over the row's
+  pageviews whose time is known — until the visit's next pageview or custom event, or a
+  pagehide of that path (`analytics.visits`); `null` when none is.
 - **Folding** (k-anonymity): rows rank by distinct visitors, then count, then value (code
   point order); only values with at least `min_visitors` visitors, and not spelled
   `"other"`, are shown, the first `top` of them; every other value is folded into one
@@ -53,7 +56,7 @@ class Breakdown:
 
     @property
     def count_key(self) -> str:
-        return "count" if self.name == "events" else "pageviews"
+        return "count" if self.name in ("events", "searches") else "pageviews"
 
 
 # In output order (the keys of `breakdowns` in the JSON).
@@ -71,6 +74,7 @@ BREAKDOWNS: Final[tuple[Breakdown, ...]] = (
     Breakdown("os", "visitor", "os"),
     Breakdown("devices", "visitor", "device"),
     Breakdown("events", "hit", "event"),
+    Breakdown("searches", "hit", "search"),
 )
 BREAKDOWN_NAMES: Final = tuple(b.name for b in BREAKDOWNS)
 
@@ -133,6 +137,8 @@ class Row:
     visitors: int
     count: int
     estimated: bool = False  # `visitors` is a sketch's estimate (over `EXACT_LIMIT`)
+    time_us: int = 0  # pages: the time on page of its timed views, in microseconds
+    timed: int = 0  # pages: how many of its views have a known time
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +165,7 @@ def report_json(request: ReportRequest, figures: ReportFigures) -> dict[str, Any
         "days": [{"date": day.isoformat(), **figures.days.get(day, empty).to_json()}
                  for day in request.days],
         "breakdowns": {
-            b.name: [{"value": row.value, "visitors": row.visitors, b.count_key: row.count,
-                      **({"estimated": True} if row.estimated else {})}
-                     for row in figures.breakdowns.get(b.name, ())]
+            b.name: [_row_json(b, row) for row in figures.breakdowns.get(b.name, ())]
             for b in BREAKDOWNS
         },
         "min_visitors": request.min_visitors,
@@ -173,3 +177,14 @@ def report_json(request: ReportRequest, figures: ReportFigures) -> dict[str, Any
         },
     }
 
+
+
+def _row_json(breakdown: Breakdown, row: Row) -> dict[str, Any]:
+    shaped: dict[str, Any] = {"value": row.value, "visitors": row.visitors,
+                              breakdown.count_key: row.count}
+    if breakdown.name == "pages":
+        shaped["time_on_page"] = mean(row.time_us / 1_000_000, row.timed) if row.timed \
+            else None
+    if row.estimated:
+        shaped["estimated"] = True
+    return shaped

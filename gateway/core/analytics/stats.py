@@ -7,7 +7,11 @@ Visits are rebuilt here from the events the way Plausible defines them, so the n
 mean what a Plausible user expects: a visitor's events belong to one visit until they fall
 silent for longer than `session_gap`; a visit belongs, whole, to the UTC day it starts
 (also the hits it has after midnight), and a range holds the visits that start in it; a
-bounce is a visit of one pageview and nothing else, and adds 0 s to the mean visit duration.
+bounce is a visit of one pageview and no custom event. A `pagehide` counts nowhere, but it
+is a hit for where visits begin and end (so it lengthens a visit), and it ends its page's
+time; a visit of pagehides only is no visit. A page's time on page is the mean over its
+pageviews whose end is known: the visit's next pageview or custom event, or a pagehide of
+the same path, whichever is first.
 
 Events are read once and kept per visitor until that visitor's visits are counted; then
 the visitor's list is dropped.
@@ -33,7 +37,7 @@ __all__ = ["BREAKDOWNS", "DIRECT", "OTHER", "city_label", "compute_stats", "regi
 # Output order of the breakdowns; keys of `breakdowns` in the JSON.
 BREAKDOWNS: Final = (
     "pages", "entry_pages", "referrers", "utm_sources", "utm_mediums", "utm_campaigns",
-    "countries", "regions", "cities", "browsers", "os", "devices", "events",
+    "countries", "regions", "cities", "browsers", "os", "devices", "events", "searches",
 )  # fmt: skip
 
 
@@ -53,6 +57,7 @@ class _Hit(NamedTuple):
     utm_source: str
     utm_medium: str
     utm_campaign: str
+    pagehide: bool
 
 
 @dataclass(slots=True)
@@ -71,6 +76,8 @@ class _Visit:
 
     def extend(self, hit: _Hit) -> None:
         self.last_ts = hit.ts
+        if hit.pagehide:
+            return
         if not hit.pageview:
             self.events += 1
             return
@@ -134,6 +141,8 @@ class _Tally:
     def __init__(self) -> None:
         self.visitors: defaultdict[str, set[str]] = defaultdict(set)
         self.counts: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()  # pages: time on page, in microseconds
+        self.timed: Counter[str] = Counter()  # pages: the views whose time is known
 
     def add(self, value: str, visitor: str, count: int) -> None:
         if value:  # unknown (not looked up, not kept, no UTM) is not a row of its own
@@ -163,13 +172,15 @@ def compute_stats(
     while hits:  # popping lets each visitor's hits go as soon as they are counted
         visitor, visitor_hits = hits.popitem()
         for visit, visit_events in _split_visits(visitor_hits, session_gap):
-            if not start <= visit.first.ts.date() <= end:
+            if not start <= visit.first.ts.date() <= end or not (visit.pageviews
+                                                                   or visit.events):
                 continue
             totals.add(visit, visitor)
             days[visit.first.ts.date()].add(visit, visitor)
             _tally_visit(tallies, visit, visitor)
             for event in visit_events:
                 _tally_event(tallies, event)
+            _time_pages(tallies["pages"], visit_events)
     return {
         "site": site,
         "from": start.isoformat(),
@@ -221,11 +232,15 @@ def _hit(event: AnalyticsEvent, ts: datetime) -> _Hit:
         utm_source=event.utm_source,
         utm_medium=event.utm_medium,
         utm_campaign=event.utm_campaign,
+        pagehide=event.type == "pagehide",
     )
 
 
 def _tally_event(tallies: dict[str, _Tally], event: AnalyticsEvent) -> None:
+    if event.type == "pagehide":
+        return
     visitor = event.visitor
+    tallies["searches"].add(event.search if event.type == "pageview" else "", visitor, 1)
     pageviews = 1 if event.type == "pageview" else 0
     if pageviews:
         tallies["pages"].add(event.path, visitor, 1)
@@ -240,6 +255,20 @@ def _tally_event(tallies: dict[str, _Tally], event: AnalyticsEvent) -> None:
         ("devices", event.device),
     ):
         tallies[name].add(value, visitor, pageviews)
+
+
+def _time_pages(pages: _Tally, visit_events: list[AnalyticsEvent]) -> None:
+    """Each pageview's time: until the next pageview or custom event of its visit, or a
+    pagehide of its path (events in hit order)."""
+    for n, view in enumerate(visit_events):
+        if view.type != "pageview":
+            continue
+        end = next((later for later in visit_events[n + 1:]
+                    if later.type != "pagehide" or later.path == view.path), None)
+        if end is not None:
+            pages.seconds[view.path] += (_utc(end.ts) - _utc(view.ts)) // timedelta(
+                microseconds=1)
+            pages.timed[view.path] += 1
 
 
 def _tally_visit(tallies: dict[str, _Tally], visit: _Visit, visitor: str) -> None:
@@ -293,7 +322,7 @@ def _breakdown_rows(
     A real value spelled `"other"` (the device kind) always joins the folded row, so the
     output never holds two rows of that name.
     """
-    count_key = "count" if name == "events" else "pageviews"
+    count_key = "count" if name in ("events", "searches") else "pageviews"
     ranked = sorted(tally.counts, key=lambda v: (-len(tally.visitors[v]), -tally.counts[v], v))
     eligible = [v for v in ranked if v != OTHER and len(tally.visitors[v]) >= min_visitors]
     shown = eligible[:top]
@@ -304,6 +333,11 @@ def _breakdown_rows(
         # A union, not a sum: one visitor seen in two small rows is still one visitor.
         visitors: set[str] = set().union(*(tally.visitors[v] for v in folded))
         rows.append(_row(OTHER, visitors, sum(tally.counts[v] for v in folded), count_key))
+    if name == "pages":
+        for row, values in zip(rows, [[v] for v in shown] + [folded], strict=False):
+            timed = sum(tally.timed[v] for v in values)
+            seconds = sum(tally.seconds[v] for v in values) / 1_000_000
+            row["time_on_page"] = round(seconds / timed, 1) if timed else None
     return rows
 
 

@@ -5,7 +5,18 @@ The same rule as the oracle `stats.compute_stats` (Plausible's): a visitor's hit
 visit counts on the UTC day its first hit falls on, also when it runs past midnight. Its
 sources (referrer, UTM) are those of its first hit, a pageview or a custom event; its entry
 page is the path of its first pageview, its exit page that of its last. A bounce is a visit
-of one pageview and nothing else.
+of one pageview and no custom event.
+
+A `pagehide` (the visitor left a page) is a hit like the others for where visits begin and
+end: it extends its visit (so the visit's duration), or, after a silence longer than the
+gap, begins one. It is no pageview or custom event: it counts nowhere, does not keep a visit
+from being a bounce, and a visit of pagehides only (`Visit.empty`: a tab closed long after
+its last pageview) is kept but reported nowhere.
+
+**Time on page**: a pageview's time is the time until the visit's next pageview or custom
+event, or a pagehide of the same path, whichever comes first; unknown (not counted) when
+none comes. Per path the visit keeps the microseconds and how many views they cover
+(`page_times`); the pageview still waiting for its end is the exit page, since `open_at`.
 
 Hit order is time, then, for hits of the same microsecond, custom events before pageviews,
 then the remaining fields: so the same events give the same visits whatever order they
@@ -53,6 +64,8 @@ class Hit(NamedTuple):
     browser: str = ""
     os: str = ""
     device: str = ""
+    search: str = ""
+    pagehide: bool = False
 
     @classmethod
     def of(cls, event: AnalyticsEvent) -> Hit:
@@ -61,7 +74,8 @@ class Hit(NamedTuple):
             utc(event.ts), event.type == "pageview", event.path, event.referrer_host,
             event.hostname, event.utm_source, event.utm_medium, event.utm_campaign,
             event.name, event.utm_term, event.utm_content, event.country, event.region,
-            event.city, event.browser, event.os, event.device,
+            event.city, event.browser, event.os, event.device, event.search,
+            event.type == "pagehide",
         )
 
     @property
@@ -82,7 +96,9 @@ class Visit:
     location, browser, OS and device are those of its first hit. What breakdowns count per
     hit is kept too, so a report reads visits only: `pages` (path -> pageviews), `names`
     (custom event -> uses), `places` (place -> pageviews; a custom event adds its place with
-    none). Mutable, and extended in place: ingest runs this for every event on the event
+    none), `searches` (term -> uses), `page_times` (path -> [microseconds, timed views]) and
+    `open_at` (when the exit page, whose time is still unknown, was viewed). Mutable, and
+    extended in place: ingest runs this for every event on the event
     loop, where a copy per hit would cost more than everything else it does.
     """
 
@@ -109,6 +125,9 @@ class Visit:
     pages: dict[str, int] = field(default_factory=dict)
     names: dict[str, int] = field(default_factory=dict)
     places: dict[Place, int] = field(default_factory=dict)
+    searches: dict[str, int] = field(default_factory=dict)
+    page_times: dict[str, list[int]] = field(default_factory=dict)
+    open_at: datetime | None = None
 
     @classmethod
     def begin(cls, site: str, visitor: str, hit: Hit) -> Visit:
@@ -126,6 +145,14 @@ class Visit:
     def extend(self, hit: Hit) -> None:
         """Add `hit`, a hit that comes after all of this visit's own in hit order."""
         self.ended_at = hit.ts
+        opened = self.open_at
+        if opened is not None and (not hit.pagehide or hit.path == self.exit_page):
+            timed = self.page_times.setdefault(self.exit_page, [0, 0])
+            timed[0] += (hit.ts - opened) // ONE_MICROSECOND
+            timed[1] += 1
+            self.open_at = None
+        if hit.pagehide:
+            return
         place = hit.place
         self.places[place] = self.places.get(place, 0) + hit.pageview
         if not hit.pageview:
@@ -136,7 +163,10 @@ class Visit:
             self.entry_page = hit.path
         self.pageviews += 1
         self.exit_page = hit.path
+        self.open_at = hit.ts
         self.pages[hit.path] = self.pages.get(hit.path, 0) + 1
+        if hit.search:
+            self.searches[hit.search] = self.searches.get(hit.search, 0) + 1
 
     def takes(self, hit: Hit, gap: timedelta) -> bool:
         """Whether `hit`, coming after this visit in hit order, still belongs to it."""
@@ -149,6 +179,11 @@ class Visit:
     @property
     def last_day(self) -> date:
         return self.ended_at.date()
+
+    @property
+    def empty(self) -> bool:
+        """Pagehides only: kept (later hits may join it) but reported nowhere."""
+        return not self.pageviews and not self.events
 
     @property
     def bounce(self) -> bool:

@@ -19,7 +19,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -47,10 +47,12 @@ _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 class ServerConfig(TlsSettings, _Section):
     host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
-    workers: int = Field(
-        1, ge=1, le=64,
-        description="Worker processes for `serve`. They share the SQLite file; the database "
-        "serialises consent-log appends, so any number keeps the hash chain intact.",
+    workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+        1,
+        description="Worker processes for `serve`, or `\"auto\"`: one per core the process may "
+        "run on — the production setting (one worker is CPU-bound at one core). They share "
+        "the SQLite file; the database serialises consent-log appends, so any number keeps "
+        "the hash chain intact.",
     )
     prefix: str = Field(
         "/_consent",
@@ -76,6 +78,8 @@ class ServerConfig(TlsSettings, _Section):
         30.0, gt=0, le=600,
         description="Seconds to wait for the upstream's next bytes before answering 504.",
     )
+    log_format: Literal["text", "json"] = Field("text", description="`json`: one JSON object "
+        "per log line (`ts`, `level`, `logger`, `message`); never an address or a secret.")
     compress_html: bool = Field(
         True,
         description="Send rewritten HTML pages compressed (brotli, else gzip) to browsers "
@@ -99,6 +103,15 @@ class ServerConfig(TlsSettings, _Section):
         "`GATEWAY_SERVER_SECRET_KEYS` is not set. Created with one random key (mode 0600) "
         "if it does not exist.",
     )
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers_is_a_count_or_auto(cls, value: object) -> object:
+        """One clear problem instead of one per member of the union."""
+        text = str(value).strip() if isinstance(value, int | str) else ""
+        if text != "auto" and not (text.isdigit() and 1 <= int(text) <= 64):
+            raise ValueError('must be a number from 1 to 64, or "auto" (one per core)')
+        return text if text == "auto" else int(text)
 
     @field_validator("prefix")
     @classmethod

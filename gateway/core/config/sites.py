@@ -20,6 +20,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 _HOST_AND_PORT = re.compile(r"([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 
 
 class _Section(BaseModel):
@@ -73,6 +74,13 @@ class SiteConfig(_Section):
         "the page's `<html lang>` says. Empty: the page's `<html lang>` if offered, else "
         "`Accept-Language`.",
     )
+    search_params: tuple[str, ...] = Field(
+        (), max_length=10,
+        description="Query parameters of the site's own search (`[\"q\", \"s\"]`): for the "
+        "search-terms report, a pageview keeps the value of the first of them its URL has, "
+        "lower-cased, whitespace collapsed, at most 100 characters; nothing else of the query "
+        "string is kept. Empty: no search terms.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -113,6 +121,17 @@ class SiteConfig(_Section):
         if not _HOST_AND_PORT.fullmatch(value):
             raise ValueError(f"{value!r} is not a host name (with an optional :port)")
         return value.lower()
+
+    @field_validator("search_params")
+    @classmethod
+    def _are_param_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _PARAM_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a query parameter name (letters, digits, "
+                                 "'_', '-', '.', '[', ']'; at most 64)")
+        if len(set(value)) != len(value):
+            raise ValueError("names a parameter twice")
+        return value
 
     @field_validator("privacy_statement_url")
     @classmethod

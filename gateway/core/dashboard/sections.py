@@ -30,6 +30,7 @@ BREAKDOWN_TABLES: Final = (
     ("browsers", "browsers", "browser"),
     ("os", "os", "system"),
     ("events", "events", "event"),
+    ("searches", "searches", "search"),
 )
 UNKNOWN: Final = "unknown"
 # Unknown cookies first: they are the ones that need the owner's attention.
@@ -197,18 +198,26 @@ def _breakdown_table(name: str, rows: Sequence[Mapping[str, Any]], column: str,
                      w: Words) -> str:
     if not rows:
         return f'<p class="empty">{escape(w["no_data"])}</p>'
-    count_key = "count" if name == "events" else "pageviews"
+    uses = name in ("events", "searches")
+    count_key = "count" if uses else "pageviews"
     peak = max(int(r["visitors"]) for r in rows) or 1
     cells = [
         [f'<span class="label">{escape(_value(name, str(r["value"]), w))}</span>'
          f'{share_bar(int(r["visitors"]) / peak)}',
          ("≈ " if r.get("estimated") else "") + w.number(r["visitors"]),
-         w.number(r[count_key])]
+         w.number(r[count_key]),
+         *([_time_on_page(r.get("time_on_page"))] if name == "pages" else [])]
         for r in rows
     ]
     headers = [(column, "label"), (w["visitors"], "num"),
-               (w["uses"] if name == "events" else w["pageviews"], "num")]
+               (w["uses"] if uses else w["pageviews"], "num"),
+               *([(w["time_on_page"], "num")] if name == "pages" else [])]
     return table(headers, cells)
+
+
+def _time_on_page(seconds: object) -> str:
+    """The mean time on page, or a dash when no view of the page has a known end."""
+    return format_duration(seconds) if isinstance(seconds, int | float) else "–"
 
 
 def _value(name: str, value: str, w: Words) -> str:

@@ -217,6 +217,10 @@ def _analytics(ctx: _Context) -> Iterator[str]:
         ctx.p.analytics.format(category=category, location=listed),
         ctx.p.analytics_ip_geo.format(where=where) if where else ctx.p.analytics_ip,
     ]
+    sentences.append(ctx.p.time_on_page)
+    if ctx.site.search_params:
+        params = ", ".join(f"‘{_escape(name)}’" for name in ctx.site.search_params)
+        sentences.append(ctx.p.search_terms.format(params=params))
     if analytics.min_group_visitors > 1:
         sentences.append(ctx.p.small_groups.format(count=analytics.min_group_visitors))
     if ctx.config.privacy.dnt_denies_analytics:

@@ -52,6 +52,8 @@ class Phrases:
     analytics_ip: str
     analytics_ip_geo: str
     small_groups: str
+    time_on_page: str
+    search_terms: str  # with `[[sites]].search_params`: {params}
     dnt: str
     analytics_off: str
     ip_heading: str
@@ -163,6 +165,11 @@ NL: Final = Phrases(
     "het geheugen om {where} te bepalen.",
     small_groups="In onze overzichten tonen wij een pagina, land of andere waarde pas apart "
     "als die minstens {count} bezoekers heeft, zodat niemand eruit te lichten is.",
+    time_on_page="Als u een pagina verlaat, legt uw browser dat tijdstip ook vast, zodat wij "
+    "de gemiddelde tijd op een pagina kunnen berekenen.",
+    search_terms="Zoekt u op deze website, dan bewaren wij ook de zoekterm (de waarde van "
+    "{params} in het adres van de pagina) in kleine letters en ingekort tot 100 tekens, voor "
+    "een overzicht van waarnaar gezocht wordt; de rest van de zoekparameters bewaren wij niet.",
     dnt="Meldt uw browser ‘Do Not Track’, dan meten wij niets, ook niet met toestemming.",
     analytics_off="Wij houden zelf geen statistieken bij over het gebruik van deze website.",
     ip_heading="### IP-adressen",
@@ -338,6 +345,11 @@ EN: Final = Phrases(
     "memory to determine {where}.",
     small_groups="Our reports show a page, country or other value separately only once it "
     "has at least {count} visitors, so that nobody can be singled out.",
+    time_on_page="When you leave a page, your browser records that moment too, so that we can "
+    "work out the average time spent on a page.",
+    search_terms="If you search this website, we also keep the search term (the value of "
+    "{params} in the page's address), in lower case and cut to 100 characters, for an overview "
+    "of what is searched for; we keep no other query parameters.",
     dnt="If your browser sends ‘Do Not Track’, we measure nothing, even with consent.",
     analytics_off="We do not keep statistics of our own about how this website is used.",
     ip_heading="### IP addresses",

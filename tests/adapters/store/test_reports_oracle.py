@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from gateway.adapters.store import Store
 from gateway.adapters.store.postgres import PostgresStore
 from gateway.adapters.store.sqlite import SQLiteStore
-from gateway.core.analytics.events import AnalyticsEvent
+from gateway.core.analytics.events import AnalyticsEvent, EventType
 from gateway.core.analytics.reports import ReportRequest, report_json
 from gateway.core.analytics.stats import compute_stats
 from tests.support.postgres import _admin as admin
@@ -45,17 +45,21 @@ BASE = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)  # three hours before the first m
 FIRST_DAY = BASE.date()
 SITES = ("shop", "blog")
 # Seconds after BASE: 22:30 before each of three midnights, and noon between them.
+KINDS: tuple[EventType, ...] = ("pageview", "pageview", "pageview", "event", "pagehide")
 ANCHORS = tuple(day * 86_400 + minutes * 60 for day in range(3) for minutes in (90, 900))
 
 
 def hit(draw: st.DrawFn, site: str, visitor: str, ts: datetime) -> AnalyticsEvent:
-    """One event, its fields from small sets so values repeat across visitors."""
-    pageview = draw(st.booleans()) or draw(st.booleans())
+    """One event, its fields from small sets so values repeat across visitors: pageviews
+    (some with a search term), custom events and pagehides."""
+    kind: EventType = draw(st.sampled_from(KINDS))
+    pageview = kind == "pageview"
     country = draw(st.sampled_from(("", "NL", "GB", "GB")))
     return AnalyticsEvent(
-        site=site, ts=ts, visitor=visitor, type="pageview" if pageview else "event",
+        site=site, ts=ts, visitor=visitor, type=kind,
+        search=draw(st.sampled_from(("", "", "shoes", "red shoes"))) if pageview else "",
         path=draw(st.sampled_from(("/", "/a", "/b", "/other"))),
-        name="" if pageview else draw(st.sampled_from(("signup", "other", ""))),
+        name="" if kind != "event" else draw(st.sampled_from(("signup", "other", ""))),
         hostname="shop.example",
         referrer_host=draw(st.sampled_from(("", "", "search.example", "shop.example"))),
         utm_source=draw(st.sampled_from(("", "", "news", "ads"))),

@@ -19,10 +19,12 @@ from gateway.core.analytics.pagetoken import PageTokens
 from gateway.core.analytics.pipeline import (
     MAX_BODY_BYTES,
     MAX_PROPS,
+    MAX_SEARCH_CHARS,
     MAX_URL_CHARS,
     STEPS,
     Arrival,
     Pipeline,
+    search_term,
     visitor_id,
 )
 from gateway.core.consent.cookie import Consent, granted_categories
@@ -589,3 +591,41 @@ def test_a_beacon_with_any_fields_changed_ends_in_an_event_or_a_known_drop(
         assert outcome_is_an_event_or_a_known_drop(body, origin=SNIPPET_ORIGIN, consent=None)
     else:
         assert outcome_is_an_event_or_a_known_drop(body)
+
+
+# ------------------------------------------------------------------ site search, pagehide
+
+
+def test_a_search_term_is_kept_lower_cased_collapsed_and_nothing_else_of_the_query() -> None:
+    assert search_term("page=2&q=%20Red%0A%20Shoes%20&utm_source=x", ("q",)) == "red shoes"
+    assert search_term("q=", ("q",)) == ""
+    assert search_term("x=shoes", ("q",)) == ""
+
+
+def test_the_first_configured_parameter_present_wins_and_a_term_is_capped() -> None:
+    assert search_term("s=second&q=first", ("q", "s")) == "first"
+    assert search_term("s=only", ("q", "s")) == "only"
+    assert search_term("q=" + "A" * 300, ("q",)) == "a" * MAX_SEARCH_CHARS
+
+
+def test_a_pageview_on_a_site_with_search_params_stores_its_term(fakes: Fakes) -> None:
+    body = beacon(url="http://shop.test/search?q=Red+SHOES&sort=price")
+    event = accepted_with_search(fakes, body)
+    assert (event.path, event.search) == ("/search", "red shoes")
+
+
+def test_a_site_without_search_params_keeps_no_term(fakes: Fakes) -> None:
+    assert accepted(fakes, beacon(url="http://shop.test/search?q=shoes")).search == ""
+
+
+def test_a_pagehide_is_accepted_without_a_name_and_carries_no_term(fakes: Fakes) -> None:
+    body = beacon(type="pagehide", url="http://shop.test/search?q=shoes")
+    event = accepted_with_search(fakes, body)
+    assert (event.type, event.name, event.search) == ("pagehide", "", "")
+
+
+def accepted_with_search(fakes: Fakes, body: bytes) -> AnalyticsEvent:
+    pipeline = replace(fakes.pipeline(), search_params={"demo": ("q", "s")})
+    outcome = pipeline.run(body, arrival())
+    assert isinstance(outcome, AnalyticsEvent), outcome
+    return outcome

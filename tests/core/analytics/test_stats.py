@@ -42,9 +42,11 @@ def hit(
     city: str = "",
     browser: str = "Other",
     device: Device = "other",
+    search: str = "",
 ) -> AnalyticsEvent:
     return AnalyticsEvent(
         site=site, ts=ts, visitor=visitor, type=type, path=path, name=name, hostname=hostname,
+        search=search,
         referrer_host=referrer_host, utm_source=utm_source, utm_medium=utm_medium,
         utm_campaign=utm_campaign, country=country, region=region, city=city, browser=browser,
         os="Linux" if browser == "Firefox" else "Android", device=device,
@@ -292,6 +294,7 @@ def test_no_events_give_zeros_and_empty_breakdowns() -> None:
             "os": [],
             "devices": [],
             "events": [],
+            "searches": [],
         },
         "min_visitors": 5,
     }
@@ -309,13 +312,33 @@ def row(value: str, visitors: int, pageviews: int) -> dict[str, Any]:
     return {"value": value, "visitors": visitors, "pageviews": pageviews}
 
 
+def page_row(value: str, visitors: int, pageviews: int, seconds: float | None) -> dict[str, Any]:
+    return {**row(value, visitors, pageviews), "time_on_page": seconds}
+
+
 def test_pages_count_pageviews_and_distinct_visitors_per_path() -> None:
     assert breakdown(VISITS, "pages") == [
-        row("/", 3, 4),  # alice A1, bob B1, carol twice
-        row("/pricing", 2, 2),  # alice A1, carol
-        row("/docs", 1, 2),  # bob B1, B2
-        row("/blog", 1, 1),  # alice A2
+        # alice A1, bob B1, carol twice; timed 5 min, 20 min, 15 min (carol's last: open)
+        page_row("/", 3, 4, 800.0),
+        page_row("/pricing", 2, 2, 900.0),  # alice A1 (to the signup), carol; 5 and 25 min
+        page_row("/docs", 1, 2, 300.0),  # bob B1 (open: B2 is over the gap), B2 (to the event)
+        page_row("/blog", 1, 1, None),  # alice A2: one pageview, no end known
     ]
+
+
+def test_a_pagehide_ends_its_pages_time_and_counts_nowhere_else() -> None:
+    events = [hit("x", at(1, 10, 0), "/a"), hit("x", at(1, 10, 2), "/a", type="pagehide")]
+    result = stats(events)
+    assert result["breakdowns"]["pages"] == [page_row("/a", 1, 1, 120.0)]
+    assert result["totals"]["events"] == 0 and result["totals"]["bounce_rate"] == 100.0
+    assert result["totals"]["visit_duration"] == 120.0
+    assert stats([hit("x", at(1, 10, 0), "/a", type="pagehide")])["totals"]["visits"] == 0
+
+
+def test_site_searches_count_the_pageviews_with_each_term() -> None:
+    events = [hit(v, at(1, 10, 0), "/search", search="shoes") for v in ("x", "y")]
+    assert breakdown(events, "searches") == [
+        {"value": "shoes", "visitors": 2, "count": 2}]
 
 
 def test_entry_pages_are_each_visits_first_pageview_with_that_visits_pageviews() -> None:
@@ -426,9 +449,9 @@ def test_rows_beyond_top_are_folded_into_other() -> None:
     ]
     # /c {c} ∪ /d {c, d} = 2 visitors; pageviews 1 + 2
     assert breakdown(events, "pages", top=2) == [
-        row("/a", 3, 3),
-        row("/b", 2, 2),
-        row("other", 2, 3),
+        page_row("/a", 3, 3, None),
+        page_row("/b", 2, 2, None),
+        page_row("other", 2, 3, 60.0),  # /c, ended by /d a minute later
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from gateway.core.analytics.visits import Hit, Visit, continue_visits, continues, sessionise
 
@@ -10,7 +11,7 @@ GAP = timedelta(minutes=30)
 T0 = datetime(2026, 3, 1, 23, 50, tzinfo=UTC)
 
 
-def hit(minutes: float, path: str = "/", *, pageview: bool = True, **fields: str) -> Hit:
+def hit(minutes: float, path: str = "/", *, pageview: bool = True, **fields: Any) -> Hit:
     return Hit(T0 + timedelta(minutes=minutes), pageview, path, **fields)
 
 
@@ -77,3 +78,39 @@ def test_continuing_a_visit_equals_sessionising_all_its_hits() -> None:
     first, rest = [hit(0, "/a"), hit(10, "/b", pageview=False)], [hit(25, "/c"), hit(90, "/d")]
     (latest,) = visits_of(*first)
     assert continue_visits(latest, "shop", "v1", rest, GAP) == visits_of(*first, *rest)
+
+
+def hide(minutes: float, path: str = "/") -> Hit:
+    return hit(minutes, path, pageview=False)._replace(pagehide=True)
+
+
+def test_a_pages_time_runs_to_the_next_pageview_or_custom_event() -> None:
+    (visit,) = visits_of(hit(0, "/a"), hit(2, "/b"), hit(3, "/b", pageview=False, name="buy"),
+                         hit(10, "/a"))
+    assert visit.page_times == {"/a": [120_000_000, 1], "/b": [60_000_000, 1]}
+    assert visit.open_at == T0 + timedelta(minutes=10)  # the last view's end is unknown
+
+
+def test_a_pagehide_of_the_same_page_ends_its_time_but_counts_nowhere() -> None:
+    (visit,) = visits_of(hit(0, "/a"), hide(1, "/other"), hide(4, "/a"))
+    assert visit.page_times == {"/a": [240_000_000, 1]} and visit.open_at is None
+    assert (visit.pageviews, visit.events, visit.bounce) == (1, 0, True)
+    assert visit.duration_us == 4 * 60 * 1_000_000  # but it lengthens the visit
+
+
+def test_a_pagehide_after_the_gap_begins_an_empty_visit_later_hits_may_join() -> None:
+    first, second = visits_of(hit(0, "/a"), hide(45, "/a"), hit(50, "/b"))
+    assert first.page_times == {} and not first.empty
+    assert (second.started_at, second.pageviews, second.empty) == (T0 + timedelta(minutes=45),
+                                                                   1, False)
+    (alone,) = visits_of(hide(0, "/a"))
+    assert alone.empty
+
+
+def test_page_times_are_the_same_whether_hits_arrive_at_once_or_one_by_one() -> None:
+    hits = [hit(0, "/a"), hide(1, "/a"), hit(2, "/b", search="shoes"), hit(5, "/b")]
+    latest = None
+    for one in hits:
+        (latest,) = continue_visits(latest, "shop", "v1", [one], GAP)
+    assert latest == visits_of(*hits)[0]
+    assert latest.searches == {"shoes": 1}

@@ -365,3 +365,31 @@ def test_chart_axes_step_in_round_numbers() -> None:
     assert nice_ticks(17) == (20, (0, 5, 10, 15, 20))
     assert nice_ticks(3) == (3, (0, 1, 2, 3))
     assert nice_ticks(0) == (1, (0, 1))
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", ("Site searches", "Search term", "Time on page")),
+    ("nl", ("Zoekopdrachten op de site", "Zoekterm", "Tijd op pagina")),
+])
+async def test_search_terms_have_a_card_and_pages_their_time_on_page(
+    admin: tuple[Services, httpx.AsyncClient], lang: str, words: tuple[str, ...],
+) -> None:
+    gateway, client = admin
+    start = datetime(DAYS[0].year, DAYS[0].month, DAYS[0].day, 10, tzinfo=UTC)
+    common: dict[str, Any] = {"site": "demo", "visitor": "x", "hostname": "demo.example"}
+    await gateway.store.add_events([
+        AnalyticsEvent(ts=start, type="pageview", path="/search", search="winter boots",
+                       **common),
+        AnalyticsEvent(ts=start + timedelta(seconds=65), type="pagehide", path="/search",
+                       **common),
+        AnalyticsEvent(ts=start + timedelta(seconds=70), type="pageview", path="/boots",
+                       **common),
+    ])
+    body = (await client.get(f"{ADMIN}{RANGE}&lang={lang}", headers=AUTH)).text
+    for word in words:
+        assert word in body
+    searches = body.split('id="h-searches"')[1].split("</section>")[0]
+    assert "winter boots" in searches
+    pages = body.split('id="h-pages"')[1].split("</section>")[0]
+    assert re.search(r'/search</span>.*?<td class="num">1m 05s</td>', pages)
+    assert re.search(r'/boots</span>.*?<td class="num">–</td>', pages)  # still open

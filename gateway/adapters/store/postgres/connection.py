@@ -106,6 +106,16 @@ class PostgresConnection:
     async def ping(self) -> None:
         await self._read("SELECT 1", failed="database does not answer")
 
+    def pool_in_use(self) -> int:
+        """Connections of this process's pool lent out right now (the metrics)."""
+        pool = self._pool
+        return 0 if pool is None else pool.get_size() - pool.get_idle_size()
+
+    @property
+    def migrated(self) -> bool:
+        """Open, hence migrated: `open` returns only once the migrations are done."""
+        return self._pool is not None
+
     def _require(self) -> asyncpg.Pool:
         if self._pool is None:
             raise StoreError("store is not open")

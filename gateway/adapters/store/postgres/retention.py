@@ -1,17 +1,26 @@
 """Retention in PostgreSQL: deletes and tombstones in batches, each one short transaction.
 Old analytics events take their visits with them: those around the deleted events are
-rebuilt from what remains, in the same transaction (their visitors locked, as at ingest)."""
+rebuilt from what remains, in the same transaction (their visitors locked, as at ingest).
+
+Events, visits and the access log are partitioned by month (`partitions.py`): a month that
+ended before the cutoff is dropped whole, first; only the month holding the cutoff and the
+DEFAULT partition are deleted from row by row. The instance that claims a run makes the
+coming months' partitions."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from gateway.adapters.store.postgres import visits
+from gateway.adapters.store.postgres import partitions, visits
 from gateway.adapters.store.postgres.connection import PostgresConnection, rows_of
-from gateway.adapters.store.postgres.schema import BLANKED
+from gateway.adapters.store.postgres.schema import BLANKED, RETENTION_LOCK
+from gateway.core.errors import StoreError
 from gateway.core.retention import ConsentCutoffs
 from gateway.core.retention import Table as RetentionTable
+
+log = logging.getLogger(__name__)
 
 _OLD_EVENTS: Final = ("SELECT id, site, visitor, ts FROM analytics_events WHERE ts < $1 "
                       "ORDER BY ts, id LIMIT $2")
@@ -44,6 +53,11 @@ _TOMBSTONE: Final = (
     + f" WHERE NOT tombstone AND seq IN ({_DUE_CONSENTS} ORDER BY seq LIMIT $3)"
 )
 
+_CLAIM: Final = ("INSERT INTO job_runs (job, started_at) VALUES ($1, $2) "
+                 "ON CONFLICT (job) DO UPDATE SET started_at = excluded.started_at "
+                 "WHERE job_runs.started_at <= $3 RETURNING started_at")
+
+
 
 class PostgresRetention(PostgresConnection):
     async def count_rows(self, table: Literal["analytics_events", "access_log"]) -> int:
@@ -53,11 +67,15 @@ class PostgresRetention(PostgresConnection):
 
     async def purge_before(self, table: RetentionTable, cutoff: datetime, limit: int) -> int:
         """Delete up to `limit` rows recorded before `cutoff`; returns how many went.
-        One short transaction per call."""
+        One short transaction per call; before it, each month of events or access log that
+        ended by `cutoff` is dropped whole (one transaction each, its rows counted too)."""
         if table == "analytics_events":
-            return await self._purge_events(cutoff, limit)
-        return await self._write_counted(_PURGE[table], _stored_cutoff(table, cutoff), limit,
-                                         failed=f"could not delete old rows of {table}")
+            return (await self._drop_months(table, cutoff)
+                    + await self._purge_events(cutoff, limit))
+        dropped = await self._drop_months(table, cutoff) if table == "access_log" else 0
+        return dropped + await self._write_counted(
+            _PURGE[table], _stored_cutoff(table, cutoff), limit,
+            failed=f"could not delete old rows of {table}")
 
     async def _purge_events(self, cutoff: datetime, limit: int) -> int:
         async with self._transaction("could not delete old rows of analytics_events") as conn:
@@ -75,6 +93,16 @@ class PostgresRetention(PostgresConnection):
                 conn, [(site, visitor, first, last)
                        for (site, visitor), (first, last) in spans.items()], self._visit_gap)
         return rows_of(status)
+
+    async def _drop_months(self, table: str, cutoff: datetime) -> int:
+        failed = f"could not drop the old months of {table}"
+        async with self._connection(failed) as conn:
+            due = await partitions.months_before(conn, table, cutoff)
+        dropped = 0
+        for month in due:
+            async with self._transaction(failed) as conn:
+                dropped += await partitions.drop_month(conn, table, month, self._visit_gap)
+        return dropped
 
     async def count_before(self, table: RetentionTable, cutoff: datetime) -> int:
         rows = await self._read(_COUNT_BEFORE[table], _stored_cutoff(table, cutoff),
@@ -96,6 +124,29 @@ class PostgresRetention(PostgresConnection):
 
     async def reclaim_space(self) -> None:
         """Nothing to do: PostgreSQL's autovacuum makes freed space reusable."""
+
+    async def claim_retention_run(self, now: datetime, every: timedelta) -> bool:
+        """One instance per `every`: the advisory lock turns away an instance claiming at
+        the same moment, the last start (`job_runs`) one claiming soon after."""
+        async with self._transaction("could not claim the retention run") as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RETENTION_LOCK):
+                return False
+            claimed = await conn.fetchval(_CLAIM, "retention", now, now - every)
+        if claimed is not None:
+            await self._make_months_ahead(now)
+        return claimed is not None
+
+    async def _make_months_ahead(self, now: datetime) -> None:
+        """The claiming instance makes the coming months' partitions; failing (a lock not
+        had in time) is not failing the run: rows wait in DEFAULT until the next one."""
+        try:
+            async with self._transaction("could not make the coming months' partitions") as conn:
+                made = await partitions.create_ahead(conn, now)
+        except StoreError as exc:
+            log.warning("%s", exc)
+            return
+        if made:
+            log.info("partitions made: %s", ", ".join(made))
 
 
 def _stored_cutoff(table: RetentionTable, cutoff: datetime) -> object:

@@ -22,6 +22,83 @@ if TYPE_CHECKING:
 MIGRATION_LOCK: Final = 0x636F6E73656E7467
 # pg_try_advisory_xact_lock key of a retention claim ("retentio").
 RETENTION_LOCK: Final = 0x726574656E74696F
+# pg_advisory_xact_lock key of partition changes ("partitio"): creating and dropping months.
+PARTITION_LOCK: Final = 0x706172746974696F
+# The tables partitioned by month (`partitions.py`), with their partition keys.
+PARTITIONED: Final = {"analytics_events": "ts", "visits": "day", "access_log": "ts"}
+
+# `gateway_month_partition(parent, month)`: the month's partition of `parent`
+# (`parent_YYYY_MM`, UTC months) if it is missing, the month's rows moved into it out of the
+# DEFAULT partition (where rows of a month without a partition wait). Idempotent; serialised
+# by PARTITION_LOCK. Part of a shipped migration: change it only in a new one.
+_MONTH_PARTITION: Final = f"""
+CREATE FUNCTION gateway_month_partition(parent text, in_month date) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    first date := make_date(extract(year FROM in_month)::int,
+                            extract(month FROM in_month)::int, 1);
+    part text := parent || '_' || to_char(first, 'YYYY_MM');
+    key text;
+    is_date boolean;
+    lo text := first::text;
+    hi text := (first + interval '1 month')::date::text;
+BEGIN
+    PERFORM pg_advisory_xact_lock({PARTITION_LOCK});
+    -- A relation lock, unlike the advisory one, makes the catalog up to date: a partition
+    -- another instance made while this one waited is seen. EXCLUSIVE, not less: a write
+    -- under way would have routed its rows to DEFAULT before the month's partition took
+    -- them over, and fail; writers wait the few milliseconds instead.
+    EXECUTE format('LOCK TABLE %I IN EXCLUSIVE MODE', parent);
+    IF to_regclass(part) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    SELECT a.attname, a.atttypid = 'date'::regtype INTO key, is_date
+        FROM pg_partitioned_table AS p JOIN pg_attribute AS a
+          ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+        WHERE p.partrelid = parent::regclass;
+    IF NOT is_date THEN
+        lo := lo || ' 00:00:00+00';
+        hi := hi || ' 00:00:00+00';
+    END IF;
+    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS)', part, parent);
+    EXECUTE format('WITH moved AS (DELETE FROM %I WHERE %I >= %L AND %I < %L RETURNING *) '
+                   'INSERT INTO %I SELECT * FROM moved',
+                   parent || '_default', key, lo, key, hi, part);
+    EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                   parent, part, lo, hi);
+    RETURN true;
+END $$"""  # noqa: S608 - constants only
+
+
+def _unpartitioned_renamed(table: str, old_indexes: tuple[str, ...], *,
+                           ids: bool) -> tuple[str, ...]:
+    """Statements of a shipped migration (never change them): `table` becomes
+    `table_unpartitioned` without its key and indexes, its id sequence's position is taken
+    over by a plain sequence `table_ids` (an identity column cannot be partitioned before
+    PostgreSQL 17)."""
+    old = f"{table}_unpartitioned"
+    return (
+        f"ALTER TABLE {table} RENAME TO {old}",
+        f"ALTER TABLE {old} DROP CONSTRAINT {table}_pkey",
+        *(f"DROP INDEX {index}" for index in old_indexes),
+        *((f"CREATE SEQUENCE {table}_ids AS bigint",
+           f"SELECT setval('{table}_ids', last_value, is_called) FROM {table}_id_seq")  # noqa: S608
+          if ids else ()),
+    )
+
+
+def _partitioned_parent(table: str, key: str, primary_key: str, *,
+                        ids: bool) -> tuple[str, ...]:
+    """Statements of a shipped migration (never change them): `table` again, with the
+    columns of `table_unpartitioned`, partitioned by month on `key`, and its DEFAULT
+    partition."""
+    return (
+        f"CREATE TABLE {table} (LIKE {table}_unpartitioned INCLUDING DEFAULTS, "
+        f"PRIMARY KEY ({primary_key})) PARTITION BY RANGE ({key})",
+        *((f"ALTER TABLE {table} ALTER COLUMN id SET DEFAULT nextval('{table}_ids')",
+           f"ALTER SEQUENCE {table}_ids OWNED BY {table}.id") if ids else ()),
+        f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT",
+    )
 
 # What a tombstone holds in place of the decision and the visitor (the trigger below allows
 # exactly this change; retention makes it).
@@ -241,6 +318,87 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TRIGGER visits_day_changed AFTER INSERT OR UPDATE OR DELETE ON visits
            FOR EACH ROW EXECUTE FUNCTION visits_day_changed()""",
         "DROP INDEX visits_overnight",
+    ),
+    (
+        # Site-search terms and time on page, as in the SQLite schema; visits rebuilt once.
+        "ALTER TABLE analytics_events ADD COLUMN search text NOT NULL DEFAULT ''",
+        "ALTER TABLE visits ADD COLUMN searches jsonb",
+        "ALTER TABLE visits ADD COLUMN page_times jsonb",
+        "ALTER TABLE visits ADD COLUMN page_open_at timestamptz",
+        "UPDATE visit_settings SET rebuild_after = ''",
+    ),
+    (
+        # The day change counts without a hot row: one counter row per site, day and
+        # *shard* (the backend's pid modulo 16), so instances writing today's visits at once
+        # do not wait for each other's commit; a day's count is the sum of its shards. And
+        # one trigger run per statement (transition tables), not per visit row.
+        "DROP TRIGGER visits_day_changed ON visits",
+        "DROP FUNCTION visits_day_changed()",
+        "ALTER TABLE visit_day_changes ADD COLUMN shard integer NOT NULL DEFAULT 0",
+        "ALTER TABLE visit_day_changes DROP CONSTRAINT visit_day_changes_pkey",
+        "ALTER TABLE visit_day_changes ADD PRIMARY KEY (site, day, shard)",
+        """CREATE FUNCTION visits_days_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO visit_day_changes (site, day, shard, changes)
+                SELECT DISTINCT site, day, pg_backend_pid() % 16, 1 FROM changed
+                ON CONFLICT (site, day, shard)
+                DO UPDATE SET changes = visit_day_changes.changes + 1;
+            DELETE FROM report_archive AS a
+                USING (SELECT DISTINCT site, day FROM changed) AS c
+                WHERE a.site = c.site AND a.day = c.day;
+            RETURN NULL;
+        END $$""",
+        *(f"""CREATE TRIGGER visits_days_{when} AFTER {when.upper()} ON visits
+               REFERENCING {table} TABLE AS changed
+               FOR EACH STATEMENT EXECUTE FUNCTION visits_days_changed()"""
+          for when, table in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))),
+    ),
+    (
+        # Events, visits and the access log partitioned by month (UTC; visits by the day
+        # they start), so retention drops whole months (`partitions.py`). Each table is
+        # renamed, made again partitioned with the same columns (the key now includes the
+        # partition key; events and access log keep their id sequence's position), given a
+        # DEFAULT partition and the months from its oldest row (at most 24 back) to two
+        # ahead, filled, and the old one dropped. The rows are copied before the visits'
+        # triggers exist: no day counts as changed, kept report archives stay valid.
+        _MONTH_PARTITION,
+        *_unpartitioned_renamed("analytics_events", ("analytics_events_by_ts",
+                                                     "analytics_events_by_visitor_time"),
+                                ids=True),
+        *_unpartitioned_renamed("visits", ("visits_by_visitor",), ids=False),
+        *_unpartitioned_renamed("access_log", ("access_log_by_ts",), ids=True),
+        *_partitioned_parent("analytics_events", "ts", "id, ts", ids=True),
+        *_partitioned_parent("visits", "day", "site, day, visitor, started_at", ids=False),
+        *_partitioned_parent("access_log", "ts", "id, ts", ids=True),
+        """SELECT count(gateway_month_partition(t, m::date))
+           FROM unnest(ARRAY['analytics_events', 'visits', 'access_log']) AS t,
+                generate_series(
+                    (SELECT greatest(date_trunc('month', coalesce(min(o), now_utc)),
+                                     date_trunc('month', now_utc) - interval '24 months')
+                     FROM (SELECT now() AT TIME ZONE 'UTC') AS n(now_utc),
+                          (SELECT min(ts AT TIME ZONE 'UTC') FROM analytics_events_unpartitioned
+                           UNION ALL SELECT min(day)::timestamp FROM visits_unpartitioned
+                           UNION ALL SELECT min(ts AT TIME ZONE 'UTC')
+                                     FROM access_log_unpartitioned) AS s(o)
+                     GROUP BY now_utc),
+                    date_trunc('month', now() AT TIME ZONE 'UTC') + interval '2 months',
+                    interval '1 month') AS m""",
+        *(f"INSERT INTO {table} SELECT * FROM {table}_unpartitioned"  # noqa: S608
+          for table in PARTITIONED),
+        *(f"DROP TABLE {table}_unpartitioned" for table in PARTITIONED),
+        "CREATE INDEX analytics_events_by_ts ON analytics_events (ts)",
+        "CREATE INDEX analytics_events_by_visitor_time ON analytics_events (visitor, site, ts)",
+        "CREATE INDEX access_log_by_ts ON access_log (ts)",
+        # Not unique: a partitioned table's unique index must hold the partition key, and
+        # the primary key (site, day, visitor, started_at) already makes a visit unique
+        # (`day` is `started_at`'s day); upserts name the primary key.
+        "CREATE INDEX visits_by_visitor ON visits (visitor, site, started_at)",
+        # Statement triggers with transition tables, allowed on a partitioned parent: a
+        # statement naming `visits` fires them whichever partitions its rows are in.
+        *(f"""CREATE TRIGGER visits_days_{when} AFTER {when.upper()} ON visits
+               REFERENCING {table} TABLE AS changed
+               FOR EACH STATEMENT EXECUTE FUNCTION visits_days_changed()"""
+          for when, table in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))),
     ),
 )
 

@@ -27,6 +27,7 @@ import asyncpg
 from gateway.adapters.store.sqlite.visits import (
     HIT_COLUMNS,
     VISIT_COLUMNS,
+    extra_columns,
     to_json,
     to_json_object,
 )
@@ -191,7 +192,7 @@ async def rebuild_chunk(conn: Connection, after: str, gap: timedelta) -> str | N
 
 def hit_from_row(row: Sequence[Any]) -> Hit:
     """A hit from the columns of `HIT_COLUMNS`, in that order."""
-    return Hit(row[0], row[1] == "pageview", *row[2:])
+    return Hit._make((row[0], row[1] == "pageview", *row[2:], row[1] == "pagehide"))
 
 
 def visit_row(visit: Visit) -> tuple[Any, ...]:
@@ -209,6 +210,7 @@ def visit_row(visit: Visit) -> tuple[Any, ...]:
         None if one_page else to_json_object(visit.pages),
         to_json_object(visit.names) if visit.names else None,
         None if one_place else to_json([[*place, n] for place, n in visit.places.items()]),
+        *extra_columns(visit), visit.open_at,
     )
 
 
@@ -217,7 +219,8 @@ def visit_from_row(row: Sequence[Any] | asyncpg.Record) -> Visit:
     `duration_us` and `bounce` follow from the rest)."""
     (site, _, visitor, started_at, ended_at, _, _, pageviews, events, _, entry_page,
      exit_page, referrer_host, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-     country, region, city, browser, os, device, pages, names, places) = row
+     country, region, city, browser, os, device, pages, names, places, searches, page_times,
+     open_at) = row
     first_place = (country, region, city, browser, os, device)
     return Visit(
         site, visitor, started_at, ended_at, pageviews, events, entry_page, exit_page,
@@ -227,6 +230,9 @@ def visit_from_row(row: Sequence[Any] | asyncpg.Record) -> Visit:
         names=json.loads(names) if names else {},
         places=({_place(entry[:6]): int(entry[6]) for entry in json.loads(places)}
                 if places else {first_place: pageviews}),
+        searches=json.loads(searches) if searches else {},
+        page_times=json.loads(page_times) if page_times else {},
+        open_at=open_at,
     )
 
 

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 _SUMMARY: Final = """
     SELECT count(DISTINCT visitor), count(*), coalesce(sum(pageviews), 0),
            coalesce(sum(events), 0), coalesce(sum(bounce), 0), coalesce(sum(duration_us), 0)
-    FROM visits WHERE site = :site AND day = :day"""
-_VISITORS: Final = "SELECT DISTINCT visitor FROM visits WHERE site = :site AND day = :day"
+    FROM visits WHERE site = :site AND day = :day AND pageviews + events > 0"""
+_VISITORS: Final = """SELECT DISTINCT visitor FROM visits
+                      WHERE site = :site AND day = :day AND pageviews + events > 0"""
 _COUNTED: Final = SQLITE.day_counted()
 
 _CHANGES: Final = """
@@ -97,7 +98,7 @@ async def _archive_day(conn: aiosqlite.Connection, params: Mapping[str, Any]) ->
     """The archive of one day, from its visits."""
     summary = Summary(*(int(v) for v in (await _fetch(conn, _SUMMARY, params))[0]))
     visitors = [row[0] for row in await _fetch(conn, _VISITORS, params)]
-    counted = [(row[0], row[1], row[2], int(row[3]))
+    counted = [(row[0], row[1], row[2], int(row[3]), int(row[4]), int(row[5]))
                for row in await _fetch(conn, _COUNTED, params)]
     return await asyncio.to_thread(
         build_day_archive, date.fromisoformat(params["day"]), summary, visitors, counted)

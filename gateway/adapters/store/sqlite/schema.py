@@ -253,6 +253,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # Reports no longer clip visits at the range's edges.
         "DROP INDEX visits_overnight",
     ),
+    (
+        # Site-search terms and time on page (issue 17 item 7). `search`: a pageview's term
+        # from a parameter the site names in `search_params` (lower-cased, at most 100
+        # characters), else ''. Per visit as JSON like `names`, NULL when there is none:
+        # `searches` (term -> uses), `page_times` (path -> [microseconds, timed views]);
+        # `page_open_at`: when the exit page, whose time is still unknown, was viewed.
+        # Visits are rebuilt once, so existing ones get their page times too.
+        "ALTER TABLE analytics_events ADD COLUMN search TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE visits ADD COLUMN searches TEXT",
+        "ALTER TABLE visits ADD COLUMN page_times TEXT",
+        "ALTER TABLE visits ADD COLUMN page_open_at TEXT",
+        "UPDATE visit_settings SET rebuild_after = ''",
+    ),
 )
 
 

@@ -18,8 +18,9 @@ events just outside such a stretch belong to other visits, more than a gap away,
 rebuilding inside it is exact.
 
 One row per visit, and per event only that row changes: the per-hit counts breakdowns need
-(pages, custom events, places) live in the row as JSON, and only when they say more than
-its columns (NULL for a visit of one path, no custom event, one place: most visits).
+(pages, custom events, places, search terms, time on page) live in the row as JSON, and
+only when they say more than its columns (NULL for a visit of one path, no custom event,
+one place, no search, no timed page).
 """
 
 # Every statement here is put together from the constants of this module, never from data.
@@ -50,20 +51,21 @@ from gateway.core.consent.record import format_timestamp
 EVENT_COLUMNS: Final = (
     "site", "ts", "visitor", "type", "name", "path", "hostname", "referrer_host",
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "country",
-    "region", "city", "browser", "os", "device", "screen_width", "props",
+    "region", "city", "browser", "os", "device", "screen_width", "search", "props",
 )
 VISIT_COLUMNS: Final = (
     "site", "day", "visitor", "started_at", "ended_at", "last_day", "duration_us",
     "pageviews", "events", "bounce", "entry_page", "exit_page", "referrer_host",
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "country",
-    "region", "city", "browser", "os", "device", "pages", "names", "places",
+    "region", "city", "browser", "os", "device", "pages", "names", "places", "searches",
+    "page_times", "page_open_at",
 )
 # What a hit is made of, after the key (site, visitor): `Hit`'s fields, `type` for
-# `pageview`.
+# `pageview` (and, last, for `pagehide`).
 HIT_COLUMNS: Final = (
     "ts", "type", "path", "referrer_host", "hostname", "utm_source", "utm_medium",
     "utm_campaign", "name", "utm_term", "utm_content", "country", "region", "city", "browser",
-    "os", "device",
+    "os", "device", "search",
 )
 _KEY: Final = ("site", "day", "visitor", "started_at")
 REBUILD_CHUNK: Final = 500  # visitors per rebuild transaction
@@ -201,7 +203,8 @@ async def rebuild_chunk(conn: aiosqlite.Connection, after: str, gap: timedelta) 
 
 def hit_from_row(row: Sequence[Any]) -> Hit:
     """A hit from the columns of `HIT_COLUMNS`, in that order."""
-    return Hit(datetime.fromisoformat(row[0]), row[1] == "pageview", *row[2:])
+    return Hit._make((datetime.fromisoformat(row[0]), row[1] == "pageview", *row[2:],
+                      row[1] == "pagehide"))
 
 
 def visit_row(visit: Visit) -> tuple[Any, ...]:
@@ -220,10 +223,18 @@ def visit_row(visit: Visit) -> tuple[Any, ...]:
         None if one_page else to_json_object(visit.pages),
         to_json_object(visit.names) if visit.names else None,
         None if one_place else to_json([[*place, n] for place, n in visit.places.items()]),
+        *extra_columns(visit),
+        None if visit.open_at is None else format_timestamp(visit.open_at),
     )
 
 
-def to_json_object(counts: dict[str, int]) -> str:
+def extra_columns(visit: Visit) -> tuple[str | None, str | None]:
+    """`searches` and `page_times` as JSON, NULL when empty."""
+    return (to_json_object(visit.searches) if visit.searches else None,
+            to_json_object(visit.page_times) if visit.page_times else None)
+
+
+def to_json_object(counts: dict[str, Any]) -> str:
     return json.dumps(counts, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -232,7 +243,8 @@ def visit_from_row(row: Sequence[Any]) -> Visit:
     `duration_us` and `bounce` follow from the rest)."""
     (site, _, visitor, started_at, ended_at, _, _, pageviews, events, _, entry_page,
      exit_page, referrer_host, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-     country, region, city, browser, os, device, pages, names, places) = row
+     country, region, city, browser, os, device, pages, names, places, searches, page_times,
+     open_at) = row
     first_place = (country, region, city, browser, os, device)
     return Visit(
         site, visitor, datetime.fromisoformat(started_at), datetime.fromisoformat(ended_at),
@@ -242,6 +254,9 @@ def visit_from_row(row: Sequence[Any]) -> Visit:
         names=json.loads(names) if names else {},
         places=({_place(entry[:6]): int(entry[6]) for entry in json.loads(places)}
                 if places else {first_place: pageviews}),
+        searches=json.loads(searches) if searches else {},
+        page_times=json.loads(page_times) if page_times else {},
+        open_at=datetime.fromisoformat(open_at) if open_at else None,
     )
 
 
