@@ -10,8 +10,10 @@ row's visitors are exact up to `sketch.EXACT_LIMIT` distinct visitors and a Hype
 estimate beyond (about 4.6 % standard error), which the JSON says (`report_json`). The
 `pages` rows also carry their time on page: microseconds and timed views (`times`).
 
-The store computes a day's archive from its visits (`build_day_archive` shapes the query
-results), keeps it, and computes it again only when that day's visits changed.
+The store archives each hour of a day from its visits (`archiveplan.HourArchives`) and
+merges the hours into the day (`merge_day`), keeps both, and makes an hour again only when
+its visits changed (`archiveplan.py`). `build_day_archive` makes the same day archive
+from a whole day's rows at once (the tests hold the two equal).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class DayArchive:
     rows: Mapping[RowKey, tuple[int, bytes]]  # count, `VisitorSketch.to_bytes()`
     # Per `pages` value with a known time on page: (microseconds, timed views).
     times: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    hour: int | None = None  # the UTC hour whose visits (by start) it holds; None: all day
 
     def to_bytes(self) -> bytes:
         """One blob: the length of a JSON header, the header (day, summary, rows with the
@@ -61,6 +64,7 @@ class DayArchive:
                      for (name, value), (count, sketch) in self.rows.items()],
             **({"times": [[page, us, n] for page, (us, n) in self.times.items()]}
                if self.times else {}),
+            **({"hour": self.hour} if self.hour is not None else {}),
         }, separators=(",", ":"), ensure_ascii=False).encode()
         sketches = b"".join(sketch for _, sketch in self.rows.values())
         return len(header).to_bytes(_HEADER, "big") + header + self.visitors + sketches
@@ -80,11 +84,50 @@ class DayArchive:
                 at += length
             times = {str(page): (int(us), int(n)) for page, us, n in header.get("times", ())}
             day = date.fromisoformat(header["day"])
+            hour = header.get("hour")
+            if hour is not None and not (isinstance(hour, int) and 0 <= hour < 24):
+                raise ValueError(f"no such hour: {hour!r}")
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a day archive: {exc}") from exc
         if at != len(data) or len(visitors) != 8 * summary.visitors:
             raise ValueError("not a day archive: its length does not add up")
-        return cls(day, summary, visitors, rows, times)
+        return cls(day, summary, visitors, rows, times, hour)
+
+
+class Accumulator:
+    """What one archive collects from its visits' rows, fed in any number of chunks."""
+
+    __slots__ = ("counts", "members", "times", "visitors")
+
+    def __init__(self) -> None:
+        self.visitors: set[int] = set()
+        self.counts: defaultdict[RowKey, int] = defaultdict(int)
+        self.members: defaultdict[RowKey, set[int]] = defaultdict(set)
+        self.times: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, row: Counted, hashed: int) -> None:
+        """One (breakdown, value, visitor, count[, microseconds, timed views]) row."""
+        name, value = row[0], row[1]
+        self.counts[(name, value)] += row[3]
+        self.members[(name, value)].add(hashed)
+        if len(row) == 6 and row[5]:
+            timed = self.times[value]
+            timed[0] += row[4]
+            timed[1] += row[5]
+
+    def archive(self, day: date, summary: Summary, hour: int | None = None) -> DayArchive:
+        rows = {key: (self.counts[key], VisitorSketch(found).to_bytes())
+                for key, found in self.members.items()}
+        return DayArchive(day, summary, _packed(array("Q", sorted(self.visitors))), rows,
+                          {page: (us, n) for page, (us, n) in self.times.items()}, hour)
+
+
+class Hashes(dict[str, int]):
+    """Visitor ids to their hashes, each hashed once."""
+
+    def __missing__(self, visitor: str) -> int:
+        found = self[visitor] = visitor_hash(visitor)
+        return found
 
 
 def build_day_archive(
@@ -94,29 +137,44 @@ def build_day_archive(
     visitors, and `counted` — (breakdown, value, visitor, count[, time on page in
     microseconds, timed views]) with one row per visitor and value, as
     `adapters/store/reportsql.py` selects them."""
-    hashes: dict[str, int] = {}
-
-    def hashed(visitor: str) -> int:
-        found = hashes.get(visitor)
-        if found is None:
-            found = hashes[visitor] = visitor_hash(visitor)
-        return found
-
-    day_visitors = array("Q", sorted({hashed(v) for v in visitors}))
-    counts: defaultdict[RowKey, int] = defaultdict(int)
-    members: defaultdict[RowKey, set[int]] = defaultdict(set)
-    times: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    hashes, found = Hashes(), Accumulator()
+    found.visitors.update(hashes[v] for v in visitors)
     for row in counted:
-        name, value, visitor, count = row[:4]
-        counts[(name, value)] += count
-        members[(name, value)].add(hashed(visitor))
-        if len(row) == 6 and row[5]:
-            timed = times[value]
-            timed[0] += row[4]
-            timed[1] += row[5]
-    rows = {key: (counts[key], VisitorSketch(found).to_bytes()) for key, found in members.items()}
-    return DayArchive(day, summary, _packed(day_visitors), rows,
+        found.add(row, hashes[row[2]])
+    return found.archive(day, summary)
+
+
+def merge_day(day: date, parts: Sequence[DayArchive]) -> DayArchive:
+    """One whole-day archive from archives of parts of it (its hours): the same archive
+    `build_day_archive` makes from all its visits at once."""
+    visitors: set[int] = set()
+    counts: defaultdict[RowKey, int] = defaultdict(int)
+    sketches: dict[RowKey, VisitorSketch] = {}
+    times: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for part in parts:
+        visitors.update(_unpacked(part.visitors))
+        _add_rows(part, counts, sketches, times)
+    summary = _total(parts, len(visitors))
+    rows = {key: (counts[key], sketch.to_bytes()) for key, sketch in sketches.items()}
+    return DayArchive(day, summary, _packed(array("Q", sorted(visitors))), rows,
                       {page: (us, n) for page, (us, n) in times.items()})
+
+
+def _add_rows(
+    archive: DayArchive, counts: defaultdict[RowKey, int],
+    sketches: dict[RowKey, VisitorSketch], times: defaultdict[str, list[int]],
+) -> None:
+    for page, (us, n) in archive.times.items():
+        timed = times[page]
+        timed[0] += us
+        timed[1] += n
+    for key, (count, sketch) in archive.rows.items():
+        counts[key] += count
+        found = VisitorSketch.from_bytes(sketch)
+        if key in sketches:
+            sketches[key].merge(found)
+        else:
+            sketches[key] = found
 
 
 def report_figures(request: ReportRequest, archives: Sequence[DayArchive]) -> ReportFigures:
@@ -127,30 +185,12 @@ def report_figures(request: ReportRequest, archives: Sequence[DayArchive]) -> Re
     times: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for archive in archives:
         visitors.update(_unpacked(archive.visitors))
-        for page, (us, n) in archive.times.items():
-            timed = times[page]
-            timed[0] += us
-            timed[1] += n
-        for key, (count, sketch) in archive.rows.items():
-            counts[key] += count
-            found = VisitorSketch.from_bytes(sketch)
-            if key in sketches:
-                sketches[key].merge(found)
-            else:
-                sketches[key] = found
+        _add_rows(archive, counts, sketches, times)
     return ReportFigures(
         totals=_total(archives, len(visitors)),
         days={archive.day: archive.summary for archive in archives},
         breakdowns=_folded(request, counts, sketches, times),
     )
-
-
-def figures_from_kept(
-    request: ReportRequest, kept: Sequence[bytes], made: Sequence[DayArchive]
-) -> ReportFigures:
-    """`report_figures` of the archives a store kept (as bytes) and those it just made."""
-    archives = [DayArchive.from_bytes(body) for body in kept] + list(made)
-    return report_figures(request, sorted(archives, key=lambda a: a.day))
 
 
 def _total(archives: Sequence[DayArchive], visitors: int) -> Summary:

@@ -72,7 +72,7 @@ class ServerConfig(TlsSettings, _Section):
     )
     upstream_connect_timeout: float = Field(
         3.0, gt=0, le=60,
-        description="Seconds to wait for a connection to the upstream before answering 502.",
+        description="Seconds to wait for a connection to the upstream before answering 504.",
     )
     upstream_read_timeout: float = Field(
         30.0, gt=0, le=600,

@@ -126,9 +126,8 @@ async def test_the_migration_partitions_a_store_holding_data_and_changes_no_figu
                                                  "81.2.69.0", "Firefox") for n in (1, 2)])
         for n in range(3):
             await old.append_consent(replace(DRAFT, page=f"/{n}"))
-        before = await reports(old)
         rows = {table: await query(postgres_url, f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4")
-                for table in (*PARTITIONED, "report_archive", "visit_day_changes")}
+                for table in PARTITIONED}
         head = await old.chain_head()
     finally:
         await old.close()
@@ -149,7 +148,9 @@ async def test_the_migration_partitions_a_store_holding_data_and_changes_no_figu
         for table, kept in rows.items():
             assert await query(postgres_url,
                                f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4") == kept
-        assert await reports(store) == before
+        # (The report archives of that time are dropped by a later migration and made
+        # again: the reports are the oracle's.)
+        assert await reports(store) == oracle(EVENTS)
         assert await store.chain_head() == head
         walk = await walk_chain(store, full=True)
         assert isinstance(walk.verdict, ChainVerifier) and walk.verdict.checked == 3
@@ -185,7 +186,7 @@ async def test_retention_drops_whole_months_deletes_at_the_edge_and_reports_stay
         assert f"{table}_2026_11" in months
     assert await query(pg.url, "SELECT count(*) FROM report_archive WHERE day < $1",
                        CUTOFF.date()) == [(0,)]
-    assert await query(pg.url, "SELECT count(*) FROM visit_day_changes WHERE day >= $1 "
+    assert await query(pg.url, "SELECT count(*) FROM visit_hour_changes WHERE day >= $1 "
                                "AND day < $2", date(2026, 8, 1), date(2026, 11, 1)) == [(0,)]
     remaining = [e for e in EVENTS if e.ts >= CUTOFF]
     assert sorted([(e.visitor, e.ts) async for e in pg.iter_events()]) == sorted(

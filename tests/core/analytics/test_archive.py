@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import date
 
 import pytest
 
-from gateway.core.analytics.archive import DayArchive, build_day_archive, report_figures
+from gateway.core.analytics.archive import (
+    DayArchive,
+    build_day_archive,
+    merge_day,
+    report_figures,
+)
+from gateway.core.analytics.archiveplan import WHOLE_DAY, HourArchives, plan_days
 from gateway.core.analytics.reports import ReportRequest, Row, Summary
 
 DAY1, DAY2 = date(2026, 3, 1), date(2026, 3, 2)
@@ -68,3 +75,35 @@ def test_many_visitors_are_estimated_and_say_so() -> None:
     (row,) = figures.breakdowns["devices"]
     assert row.estimated and abs(row.visitors - 1_000) <= 140
     assert figures.totals.visitors == 1_000  # totals stay exact
+
+
+def test_hours_merged_are_the_day_built_at_once() -> None:
+    """The store archives hours and merges them (`archiveplan`); the day is the same."""
+    visitors = [f"v{n}" for n in range(150)]
+    by_hour = {hour: visitors[hour * 50:hour * 50 + 80] for hour in range(3)}  # overlapping
+    counted = {hour: [(name, value, v, 1, 0, 0) for v in found
+                      for name, value in (("pages", "/"), ("countries", f"C{len(v) % 3}"))]
+               for hour, found in by_hour.items()}
+    summaries = {hour: Summary(len(set(found)), len(found), 2 * len(found), 0, 0, 0)
+                 for hour, found in by_hour.items()}
+    builder = HourArchives(DAY1)
+    builder.add_summaries([(hour, *astuple(s)) for hour, s in summaries.items()])
+    builder.add_visitors([(hour, v) for hour, found in by_hour.items() for v in set(found)])
+    builder.add_counted([(hour, *row) for hour, rows in counted.items() for row in rows])
+    hours = builder.archives(range(3))
+    merged = merge_day(DAY1, [DayArchive.from_bytes(a.to_bytes()) for a in hours.values()])
+    everyone = sorted({v for found in by_hour.values() for v in found})
+    whole = build_day_archive(
+        DAY1, Summary(len(everyone), sum(s.visits for s in summaries.values()),
+                      sum(s.pageviews for s in summaries.values()), 0, 0, 0), everyone,
+        [row for rows in counted.values() for row in rows])
+    assert merged == whole
+
+
+def test_a_plan_reads_valid_archives_and_makes_only_changed_hours() -> None:
+    counts = [(DAY1, 9, 3), (DAY1, 10, 1), (DAY2, 9, 2), (DAY2, 10, 5)]
+    kept = [(DAY1, WHOLE_DAY, 4, b"day one"),  # still valid: 3 + 1
+            (DAY2, WHOLE_DAY, 6, b"stale"), (DAY2, 9, 2, b"hour 9"), (DAY2, 10, 4, b"old")]
+    one, two = plan_days(counts, kept)
+    assert (one.whole, one.make, one.live) == (b"day one", {}, True)
+    assert (two.whole, two.hours, two.make, two.live) == (None, {9: b"hour 9"}, {10: 5}, True)

@@ -49,7 +49,7 @@ _STRADDLING: Final = """
     WHERE day < $3 AND started_at < $2 AND ended_at >= $1
       AND NOT (started_at >= $1 AND ended_at < $2)"""
 _DAYS_GONE: Final = ("DELETE FROM report_archive WHERE day >= $1 AND day < $2",
-                     "DELETE FROM visit_day_changes WHERE day >= $1 AND day < $2")
+                     "DELETE FROM visit_hour_changes WHERE day >= $1 AND day < $2")
 
 
 def month_of(moment: date) -> date:

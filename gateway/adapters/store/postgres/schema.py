@@ -18,6 +18,9 @@ from gateway.core.consent.record import GENESIS_HASH
 if TYPE_CHECKING:
     from gateway.adapters.store.postgres.connection import Connection
 
+# The UTC hour a visit started in.
+_START_HOUR: Final = "extract(hour FROM started_at AT TIME ZONE 'UTC')::int"
+
 # pg_advisory_xact_lock key of the migrations ("consentg" as a number).
 MIGRATION_LOCK: Final = 0x636F6E73656E7467
 # pg_try_advisory_xact_lock key of a retention claim ("retentio").
@@ -399,6 +402,45 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
                REFERENCING {table} TABLE AS changed
                FOR EACH STATEMENT EXECUTE FUNCTION visits_days_changed()"""
           for when, table in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))),
+    ),
+    (
+        # Report archives per hour as well as per day, as in the SQLite schema: change counts
+        # per (site, day, hour of the visit's start, shard); `report_archive.hour` 24 is the
+        # whole day. Existing archives are dropped (made again); the triggers stay and call
+        # the function made anew here.
+        "DROP TABLE visit_day_changes",
+        "DROP TABLE report_archive",
+        """CREATE TABLE visit_hour_changes (
+            site text NOT NULL,
+            day date NOT NULL,
+            hour integer NOT NULL,
+            shard integer NOT NULL,
+            changes bigint NOT NULL,
+            PRIMARY KEY (site, day, hour, shard)
+        )""",
+        f"""INSERT INTO visit_hour_changes
+            SELECT site, day, {_START_HOUR}, 0, 1 FROM visits GROUP BY 1, 2, 3""",  # noqa: S608
+        """CREATE TABLE report_archive (
+            site text NOT NULL,
+            day date NOT NULL,
+            hour integer NOT NULL,
+            changes bigint NOT NULL,
+            body bytea NOT NULL,
+            PRIMARY KEY (site, day, hour)
+        )""",
+        f"""CREATE OR REPLACE FUNCTION visits_days_changed() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO visit_hour_changes (site, day, hour, shard, changes)
+                SELECT DISTINCT site, day, {_START_HOUR}, pg_backend_pid() % 16, 1
+                FROM changed
+                ON CONFLICT (site, day, hour, shard)
+                DO UPDATE SET changes = visit_hour_changes.changes + 1;
+            DELETE FROM report_archive AS a
+                USING (SELECT DISTINCT site, day, {_START_HOUR} AS hour FROM changed) AS c
+                WHERE a.site = c.site AND a.day = c.day AND a.hour IN (c.hour, 24);
+            RETURN NULL;
+        END $$""",  # noqa: S608 - constants only
     ),
 )
 

@@ -24,6 +24,9 @@ def _tombstones_only(blanked: dict[str, str]) -> str:
            BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END"""
 
 
+# The UTC hour a visit started in, from its stored `started_at` (`2026-03-01T21:05:00…Z`).
+_START_HOUR: Final = "CAST(substr({row}.started_at, 12, 2) AS INTEGER)"
+
 # Each migration is a list of statements, applied in one transaction; PRAGMA user_version
 # records how many have run.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -265,6 +268,43 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE visits ADD COLUMN page_times TEXT",
         "ALTER TABLE visits ADD COLUMN page_open_at TEXT",
         "UPDATE visit_settings SET rebuild_after = ''",
+    ),
+    (
+        # Report archives per hour as well as per day (`core/analytics/archiveplan.py`): a
+        # change to the visits of one hour makes again that hour's archive and the day's,
+        # not the whole day from its visits. Change counts per (site, day, hour of the
+        # visit's start); a day's is their sum. Existing archives are dropped (made again).
+        "DROP TRIGGER visits_insert_day",
+        "DROP TRIGGER visits_update_day",
+        "DROP TRIGGER visits_delete_day",
+        "DROP TABLE visit_day_changes",
+        "DROP TABLE report_archive",
+        """CREATE TABLE visit_hour_changes (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            changes INTEGER NOT NULL,
+            PRIMARY KEY (site, day, hour)
+        ) WITHOUT ROWID""",
+        f"""INSERT INTO visit_hour_changes
+            SELECT site, day, {_START_HOUR.format(row="visits")}, 1 FROM visits
+            GROUP BY 1, 2, 3""",  # noqa: S608 - constants only
+        # `hour` 24: the whole day's archive.
+        """CREATE TABLE report_archive (
+            site TEXT NOT NULL,
+            day TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            changes INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            PRIMARY KEY (site, day, hour)
+        ) WITHOUT ROWID""",
+        *(f"""CREATE TRIGGER visits_{when}_hour AFTER {when.upper()} ON visits BEGIN
+            INSERT INTO visit_hour_changes (site, day, hour, changes)
+                VALUES ({row}.site, {row}.day, {_START_HOUR.format(row=row)}, 1)
+                ON CONFLICT (site, day, hour) DO UPDATE SET changes = changes + 1;
+            DELETE FROM report_archive WHERE site = {row}.site AND day = {row}.day
+                AND hour IN ({_START_HOUR.format(row=row)}, 24);
+        END""" for when, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))),  # noqa: S608
     ),
 )
 
