@@ -21,6 +21,9 @@ file with the example config and the City GeoIP test database:
 - **estimates**: the store's report against the oracle `compute_stats` over every stored
   event: totals and days equal, and the relative error of each breakdown row's visitors
   (exact up to 64 per row, a HyperLogLog estimate beyond);
+- **`--engine postgresql`**: the same on PostgreSQL (a database per size on a throwaway
+  server, or on `--postgres-url`), written to its own section; no verify run there (the
+  chain walk on PostgreSQL is in the store tests and `bench.fleet`);
 - **verify**: `--consents` records (100,000; `--full`: 1,000,000) sealed and inserted in bulk,
   then the full walk (`verify-log --full`), 1,000 decisions appended the ordinary way, and the
   routine walk from the checkpoint the full walk left.
@@ -41,7 +44,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -65,16 +68,24 @@ NOW: Final = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
 DEFAULT_MARKDOWN: Final = REPO / "docs" / "benchmarks.md"
 
 
-def env_for(db: Path) -> dict[str, str]:
+Target = Path | str  # a SQLite file, or a PostgreSQL database's URL
+
+
+def on_postgres(target: Target) -> bool:
+    return str(target).startswith("postgresql://")
+
+
+def env_for(db: Target) -> dict[str, str]:
     from gateway.web.admin import token_hash
 
-    return {"GATEWAY_SERVER_SECRET_KEYS": SECRET_KEY, "GATEWAY_STORAGE_PATH": str(db),
+    storage = "GATEWAY_STORAGE_URL" if on_postgres(db) else "GATEWAY_STORAGE_PATH"
+    return {"GATEWAY_SERVER_SECRET_KEYS": SECRET_KEY, storage: str(db),
             "GATEWAY_ANALYTICS_GEOIP_DATABASE": str(CITY_DB),
             "GATEWAY_ABUSE_ENABLED": "false", "GATEWAY_ADMIN_TOKEN_HASHES": token_hash(TOKEN),
             "GATEWAY_RETENTION_ANALYTICS_DAYS": "3650"}
 
 
-def load(db: Path) -> Any:
+def load(db: Target) -> Any:
     from gateway.adapters.configfile import load_config
 
     return load_config(REPO / CONFIG, env_for(db))
@@ -83,7 +94,7 @@ def load(db: Path) -> Any:
 # --------------------------------------------------------------------------- seeding
 
 
-async def seed_events(db: Path, events: int) -> tuple[float, int]:
+async def seed_events(db: Target, events: int) -> tuple[float, int]:
     """Seconds and events stored, through the bulk path."""
     from gateway.services.seeding import SeedClock, plan_for, seed
     from gateway.services.wiring import build_services
@@ -109,14 +120,41 @@ def _progress(sent: int, total: int) -> None:
         sys.stderr.flush()
 
 
-def disk_bytes(db: Path) -> int:
-    return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+def disk_bytes(db: Target) -> int:
+    if on_postgres(db):
+        return int(pg_query(str(db), "SELECT pg_database_size(current_database())")[0][0])
+    path = Path(db)
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
-def baseline_count(db: Path) -> tuple[float, int]:
-    """p50 of a plain count of the range's events (sqlite3, no gateway), and the count."""
+def pg_query(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """One statement on a PostgreSQL database, its rows."""
+    import asyncpg
+
+    async def run() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(url)
+        try:
+            return [tuple(row) for row in await conn.fetch(sql, *args)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def baseline_count(db: Target) -> tuple[float, int]:
+    """p50 of a plain count of the range's events (the database's own client, no
+    gateway), and the count."""
     first, last = range_days()
     times, count = [], 0
+    if on_postgres(db):
+        for _ in range(5):
+            began = time.perf_counter()
+            count = int(pg_query(
+                str(db), "SELECT count(*) FROM analytics_events WHERE site = 'demo' "
+                "AND ts >= $1::date AND ts < $2::date + 1",
+                datetime.fromisoformat(first).date(), datetime.fromisoformat(last).date())[0][0])
+            times.append(time.perf_counter() - began)
+        return sorted(times)[len(times) // 2], count
     with contextlib.closing(sqlite3.connect(db)) as conn:
         for _ in range(5):
             began = time.perf_counter()
@@ -159,7 +197,7 @@ class Ticker:
         self._task.cancel()
 
 
-async def child_reports(db: Path, requests: int) -> dict[str, Any]:
+async def child_reports(db: Target, requests: int) -> dict[str, Any]:
     import httpx
 
     import gateway.services.reports
@@ -241,7 +279,7 @@ def _reset_peak_rss() -> bool:
     return True
 
 
-def run_child(db: Path, requests: int) -> dict[str, Any]:
+def run_child(db: Target, requests: int) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "bench.scale", "--child-reports", str(db),
          "--requests", str(requests)],
@@ -318,15 +356,20 @@ async def append_decisions(store: Any, count: int) -> None:
 # --------------------------------------------------------------------------- the run
 
 
-def size_lines(workdir: Path, events: int, requests: int,
-               keep: Path | None = None) -> tuple[list[Line], str]:
-    """The figures of one size. With `keep`, the seeded database is kept there and reused
-    by later runs (seeding ten million events takes most of an hour)."""
-    db = (keep or workdir) / f"scale-{events}.sqlite3"
+def size_lines(workdir: Path, events: int, requests: int, keep: Path | None = None,
+               server: str | None = None) -> tuple[list[Line], str]:
+    """The figures of one size, on SQLite, or on PostgreSQL when `server` (a superuser's
+    URL) is given: a database of its own there. With `keep`, the seeded database is kept
+    (in that folder, or on that server) and reused by later runs (seeding ten million
+    events takes most of an hour)."""
+    db: Target = (keep or workdir) / f"scale-{events}.sqlite3"
+    if server is not None:
+        db = postgres_database(server, f"scale_{events}", fresh=keep is None)
     label = f"{events:,} events"
-    if keep is not None and db.exists():
+    if keep is not None and (count_events(db) if server else Path(db).exists()):
         print(f"  {label}: reusing {db}", flush=True)
         seconds, stored = float("nan"), count_events(db)
+        forget_archives(db)  # the first report is to make them all, as after seeding
     else:
         print(f"  {label}: seeding …", flush=True)
         seconds, stored = asyncio.run(seed_events(db, events))
@@ -371,32 +414,57 @@ def size_lines(workdir: Path, events: int, requests: int,
             f"{requests} times after one warm-up, report cache off."
             + ("" if child["hwm_reset"] else " Peak RSS not reset (no /proc/self/clear_refs): "
                "the peak includes start-up."))
-    if keep is None:
-        db.unlink()
-        for extra in db.parent.glob(db.name + "-*"):
+    if keep is None and not on_postgres(db):
+        Path(db).unlink()
+        for extra in Path(db).parent.glob(Path(db).name + "-*"):
             extra.unlink()
     return lines, note
 
 
-def count_events(db: Path) -> int:
+def forget_archives(db: Target) -> None:
+    if on_postgres(db):
+        pg_query(str(db), "DELETE FROM report_archive")
+        return
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("DELETE FROM report_archive")
+        conn.commit()
+
+
+def postgres_database(server: str, name: str, *, fresh: bool) -> str:
+    """The URL of database `name` on `server`, made if missing (emptied first if `fresh`)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if fresh:
+        pg_query(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if not pg_query(server, "SELECT 1 FROM pg_database WHERE datname = $1", name):
+        pg_query(server, f'CREATE DATABASE "{name}"')
+    parts = urlsplit(server)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+def count_events(db: Target) -> int:
+    if on_postgres(db):
+        if pg_query(str(db), "SELECT to_regclass('analytics_events')")[0][0] is None:
+            return 0  # a new database: no tables yet
+        return int(pg_query(str(db), "SELECT count(*) FROM analytics_events")[0][0])
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return int(conn.execute("SELECT count(*) FROM analytics_events").fetchone()[0])
 
 
-def estimate_error(db: Path) -> dict[str, Any]:
+def estimate_error(db: Target) -> dict[str, Any]:
     """The store's report of the 30 days against `compute_stats` over every stored event:
     totals and days must be equal; breakdown visitors (the same rows, by value) within
     the sketch's error. Also the other rows (`top` 10, `min_visitors` 5)."""
     return asyncio.run(_estimate_error(db))
 
 
-async def _estimate_error(db: Path) -> dict[str, Any]:
-    from gateway.adapters.store.sqlite import SQLiteStore
+async def _estimate_error(db: Target) -> dict[str, Any]:
     from gateway.core.analytics.reports import ReportRequest, report_json
     from gateway.core.analytics.stats import compute_stats
+    from gateway.services.wiring import configured_store
 
     first, last = (datetime.fromisoformat(day).date() for day in range_days())
-    store = SQLiteStore(db)
+    store = configured_store(load(db))
     await store.open()
     try:
         request = ReportRequest("demo", first, last, top=1_000)
@@ -433,12 +501,12 @@ def verify_lines(workdir: Path, records: int) -> tuple[list[Line], str]:
 
 
 def run(workdir: Path, sizes: Sequence[int], consents: int, requests: int,
-        keep: Path | None = None) -> Report:
+        keep: Path | None = None, server: str | None = None) -> Report:
     summary: list[Line] = []
     notes: list[str] = []
     for events in sizes:
         try:
-            lines, note = size_lines(workdir, events, requests, keep)
+            lines, note = size_lines(workdir, events, requests, keep, server)
         except RuntimeError as exc:  # the sizes done so far still count
             notes.append(f"{events:,} events: FAILED: {str(exc).strip().splitlines()[-1]}")
             print(notes[-1], file=sys.stderr)
@@ -446,9 +514,10 @@ def run(workdir: Path, sizes: Sequence[int], consents: int, requests: int,
         summary += lines
         notes.append(note)
         print(common.text_summary(lines), flush=True)
-    lines, note = verify_lines(workdir, consents)
-    summary += lines
-    notes.append(note)
+    if server is None:  # the chain walk on PostgreSQL: tests/adapters/store, bench.fleet
+        lines, note = verify_lines(workdir, consents)
+        summary += lines
+        notes.append(note)
     return Report(machine=common.machine("this process and its report child, one at a time"),
                   rows=[], summary=summary, notes=notes)
 
@@ -486,7 +555,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, metavar="PATH")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the seeded databases in DIR and reuse them next time")
-    parser.add_argument("--child-reports", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", metavar="URL",
+                        help="a PostgreSQL superuser's URL for --engine postgresql (a "
+                        "database per size is made there); default: a throwaway server")
+    parser.add_argument("--child-reports", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_reports:
         print(json.dumps(asyncio.run(child_reports(args.child_reports, args.requests))))
@@ -494,14 +567,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes, consents = sizes_of(args)
     markdown = args.markdown or (None if args.quick else DEFAULT_MARKDOWN)
 
+    postgres = args.engine == "postgresql"
+    section, heading = (("scale-postgresql", "## Scale on PostgreSQL (`bench.scale --engine "
+                         "postgresql`)") if postgres else ("scale", "## Scale (`bench.scale`)"))
+
     def write(report: Report) -> None:
         if markdown is not None:
-            common.write_markdown_section(markdown, "scale", "## Scale (`bench.scale`)\n\n"
+            common.write_markdown_section(markdown, section, f"{heading}\n\n"
                                           + common.render_markdown(report), title="Benchmarks")
             print(f"wrote {markdown}")
 
-    return common.run_and_print(
-        "scale", lambda workdir: run(workdir, sizes, consents, args.requests, args.keep), write)
+    with postgres_server(args.postgres_url if postgres else "") as server:
+        return common.run_and_print(
+            section, lambda workdir: run(workdir, sizes, consents, args.requests, args.keep,
+                                         server), write)
+
+
+@contextlib.contextmanager
+def postgres_server(url: str | None) -> Iterator[str | None]:
+    """None for SQLite (""), the URL given, or a throwaway server's (tests/support)."""
+    if url is not None:
+        yield url or None
+        return
+    from tests.support.postgres import PostgresServer, find_pg_bin
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL's initdb is missing (apt-get install postgresql)")
+    server = PostgresServer(bin_dir).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -64,29 +64,20 @@ def plan_days(
     return sorted(plans.values(), key=lambda p: p.day)
 
 
-@dataclass(slots=True)
-class Assembled:
-    days: list[DayArchive]  # one whole-day archive per day with visits, in day order
-    new_days: list[tuple[DayArchive, int]]  # whole-day archives made now, with their count
-    new_hours: list[tuple[DayArchive, int]]  # hour archives made now worth keeping
-
-
-def assemble(plans: Sequence[DayPlan], made: Mapping[tuple[date, int], DayArchive]) -> Assembled:
-    """The days' archives: kept ones read, the others merged from their hours (kept or
-    `made`: the hour archives just made from the visits)."""
-    result = Assembled([], [], [])
-    for plan in plans:
-        if plan.whole is not None:
-            result.days.append(DayArchive.from_bytes(plan.whole))
-            continue
-        fresh = [made[(plan.day, hour)] for hour in sorted(plan.make)]
-        parts = [DayArchive.from_bytes(body) for body in plan.hours.values()] + fresh
-        day = merge_day(plan.day, parts)
-        result.days.append(day)
-        result.new_days.append((day, plan.version))
-        if plan.live:
-            result.new_hours += [(archive, plan.make[archive.hour or 0]) for archive in fresh]
-    return result
+def assemble_day(
+    plan: DayPlan, made: Mapping[int, DayArchive]
+) -> tuple[DayArchive, list[tuple[DayArchive, int]]]:
+    """The day's archive — kept and read, or merged from its hours (kept, or `made` just
+    now from the visits) — and the new archives worth keeping, with their counts."""
+    if plan.whole is not None:
+        return DayArchive.from_bytes(plan.whole), []
+    fresh = [made[hour] for hour in sorted(plan.make)]
+    day = merge_day(plan.day, [DayArchive.from_bytes(body) for body in plan.hours.values()]
+                    + fresh)
+    keep = [(archive, plan.make[hour]) for hour, archive in zip(sorted(plan.make), fresh,
+                                                                  strict=True)
+            if plan.live]
+    return day, [*keep, (day, plan.version)]
 
 
 class HourArchives:

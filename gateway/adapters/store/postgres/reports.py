@@ -26,7 +26,7 @@ from gateway.core.analytics.archiveplan import (
     WHOLE_DAY,
     DayPlan,
     HourArchives,
-    assemble,
+    assemble_day,
     plan_days,
 )
 from gateway.core.analytics.reports import DIRECT, ReportFigures, ReportRequest
@@ -58,7 +58,9 @@ _FORGET_HOURS: Final = "DELETE FROM report_archive WHERE site = $1 AND hour < 24
 
 class PostgresReports(PostgresConnection):
     async def analytics_report(self, request: ReportRequest) -> ReportFigures:
-        site, made = request.site, {}
+        site = request.site
+        days: list[DayArchive] = []
+        new: list[tuple[DayArchive, int]] = []
         async with self._connection("cannot compute the analytics report") as conn, \
                 conn.transaction(isolation="repeatable_read", readonly=True):
             counts = [(r[0], int(r[1]), int(r[2]))
@@ -66,14 +68,15 @@ class PostgresReports(PostgresConnection):
             kept = [(r[0], int(r[1]), int(r[2]), bytes(r[3]))
                     for r in await conn.fetch(_ARCHIVES, site, request.start, request.end)]
             plans = plan_days(counts, kept)
-            for plan in plans:
-                if plan.whole is None and plan.make:
-                    made.update(await _archive_hours(conn, site, plan))
-        assembled = await asyncio.to_thread(assemble, plans, made)
+            for plan in plans:  # a day at a time: memory holds one day's rows at most
+                made = (await _archive_hours(conn, site, plan)
+                        if plan.whole is None and plan.make else {})
+                day, keep = await asyncio.to_thread(assemble_day, plan, made)
+                days.append(day)
+                new += keep
         live = [plan.day for plan in plans if plan.live]
-        await self._keep_archives(site, assembled.new_hours + assembled.new_days,
-                                  min(live) if live else None)
-        return await asyncio.to_thread(report_figures, request, assembled.days)
+        await self._keep_archives(site, new, min(live) if live else None)
+        return await asyncio.to_thread(report_figures, request, days)
 
     async def _keep_archives(
         self, site: str, made: Sequence[tuple[DayArchive, int]], live_from: date | None,
@@ -100,9 +103,7 @@ class PostgresReports(PostgresConnection):
         return int(rows[0][0]) if rows else 0
 
 
-async def _archive_hours(
-    conn: Connection, site: str, plan: DayPlan
-) -> dict[tuple[date, int], DayArchive]:
+async def _archive_hours(conn: Connection, site: str, plan: DayPlan) -> dict[int, DayArchive]:
     """The archives of the hours `plan.make` of one day, from their visits, the rows read
     in chunks (a cursor inside the report's transaction)."""
     hours = sorted(plan.make)
@@ -113,5 +114,4 @@ async def _archive_hours(
         cursor = await conn.cursor(sql, *args)
         while rows := await cursor.fetch(CHUNK):
             await asyncio.to_thread(add, [tuple(r) for r in rows])
-    archives = await asyncio.to_thread(builder.archives, plan.make)
-    return {(plan.day, hour): archive for hour, archive in archives.items()}
+    return await asyncio.to_thread(builder.archives, plan.make)

@@ -31,7 +31,7 @@ from gateway.core.analytics.archiveplan import (
     WHOLE_DAY,
     DayPlan,
     HourArchives,
-    assemble,
+    assemble_day,
     plan_days,
 )
 from gateway.core.analytics.reports import DIRECT, ReportFigures, ReportRequest
@@ -64,21 +64,23 @@ class SQLiteReports(SQLiteConnection):
     async def analytics_report(self, request: ReportRequest) -> ReportFigures:
         params: dict[str, Any] = {"site": request.site, "first": request.start.isoformat(),
                                   "last": request.end.isoformat(), "direct": DIRECT}
-        made: dict[tuple[date, int], DayArchive] = {}
+        days: list[DayArchive] = []
+        new: list[tuple[DayArchive, int]] = []
         async with self._report_snapshot("cannot compute the analytics report") as conn:
             counts = [(date.fromisoformat(d), int(h), int(n))
                       for d, h, n in await _fetch(conn, _COUNTS, params)]
             kept = [(date.fromisoformat(d), int(h), int(n), bytes(b))
                     for d, h, n, b in await _fetch(conn, _ARCHIVES, params)]
             plans = plan_days(counts, kept)
-            for plan in plans:
-                if plan.whole is None and plan.make:
-                    made.update(await _archive_hours(conn, params, plan))
-        # Unpacking and merging cost milliseconds per day: not on the event loop.
-        assembled = await asyncio.to_thread(assemble, plans, made)
-        await self._keep_archives(request.site, assembled.new_hours + assembled.new_days,
-                                  _live_from(plans))
-        return await asyncio.to_thread(report_figures, request, assembled.days)
+            for plan in plans:  # a day at a time: memory holds one day's rows at most
+                made = (await _archive_hours(conn, params, plan)
+                        if plan.whole is None and plan.make else {})
+                # Unpacking and merging cost milliseconds per day: not on the event loop.
+                day, keep = await asyncio.to_thread(assemble_day, plan, made)
+                days.append(day)
+                new += keep
+        await self._keep_archives(request.site, new, _live_from(plans))
+        return await asyncio.to_thread(report_figures, request, days)
 
     async def _keep_archives(
         self, site: str, made: Sequence[tuple[DayArchive, int]], live_from: date | None,
@@ -117,7 +119,7 @@ async def _fetch(conn: aiosqlite.Connection, sql: str, params: Mapping[str, Any]
 
 async def _archive_hours(
     conn: aiosqlite.Connection, params: Mapping[str, Any], plan: DayPlan,
-) -> dict[tuple[date, int], DayArchive]:
+) -> dict[int, DayArchive]:
     """The archives of the hours `plan.make` of one day, from their visits; the rows are
     handed over in chunks, so memory holds the archives, not the rows."""
     asked = {**params, "day": plan.day.isoformat(), "hours": json.dumps(sorted(plan.make))}
@@ -127,5 +129,4 @@ async def _archive_hours(
         async with conn.execute(sql, asked) as cursor:
             while rows := await cursor.fetchmany(CHUNK):
                 await asyncio.to_thread(add, rows)
-    archives = await asyncio.to_thread(builder.archives, plan.make)
-    return {(plan.day, hour): archive for hour, archive in archives.items()}
+    return await asyncio.to_thread(builder.archives, plan.make)
