@@ -201,6 +201,7 @@ async def child_reports(db: Target, requests: int) -> dict[str, Any]:
     import httpx
 
     import gateway.services.reports
+    from gateway.adapters.memory import limit_malloc_arenas
     from gateway.core.analytics.events import AnalyticsEvent
     from gateway.services.wiring import build_services
     from gateway.web.demo import demo_app
@@ -208,6 +209,7 @@ async def child_reports(db: Target, requests: int) -> dict[str, Any]:
 
     # Every request computes its report (the 15 s cache would answer the repeats).
     gateway.services.reports.CACHE_SECONDS = 0.0  # type: ignore[misc]
+    limit_malloc_arenas()  # as `serve` does, before the store's threads start
     services = build_services(load(db))
     await services.start()
     first, last = range_days()

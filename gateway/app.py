@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 
 from gateway.adapters.clock import Clock, system_clock
 from gateway.adapters.configfile import load_config
+from gateway.adapters.memory import limit_malloc_arenas
 from gateway.adapters.static_files import default_config_path
 from gateway.adapters.store import Store
 from gateway.core.config import GatewayConfig
@@ -40,4 +41,5 @@ def app_from_environment() -> ASGIApp:
     # the cyclic collector's reach, a full collection walks only what requests made since.
     # Measured: a full collection during a report stopped the event loop for ~100 ms.
     gc.freeze()
+    limit_malloc_arenas()  # before the store's threads start (at lifespan startup)
     return app
